@@ -1,0 +1,204 @@
+import { Attribute, AttrType, IntValue } from './attribute';
+import { IrError } from './errors';
+import type { Graph } from './graph';
+import type { Tensor } from './tensor';
+import type { TypeInfo } from './type';
+import { Value } from './value';
+
+/** An output to create. `omitted` marks an optional output the node does not produce (empty name in ONNX). */
+export interface OutputDesc {
+  name?: string;
+  type?: TypeInfo;
+  omitted?: boolean;
+}
+
+export interface NodeInit {
+  op: string;
+  /** '' (or 'ai.onnx') is the default ONNX domain. */
+  domain?: string;
+  overload?: string;
+  name?: string;
+  inputs?: readonly (Value | null)[];
+  /** Output count, names, or {name,type} descriptions. */
+  outputs?: number | readonly (string | OutputDesc)[];
+  attributes?: Iterable<Attribute>;
+}
+
+/**
+ * An operator application. Inputs are Values (null for an omitted optional input); outputs are Values this
+ * node produces. Changing an input goes through `replaceInput`, so the inputs' use lists stay exact.
+ */
+export class Node {
+  op: string;
+  domain: string;
+  overload: string;
+  name: string;
+  docString = '';
+  readonly attributes = new Map<string, Attribute>();
+  readonly metadata = new Map<string, string>();
+  unknownFields: Uint8Array[] = [];
+  /** Device configurations and other rarely used NodeProto fields, kept as decoded objects. */
+  extra: Record<string, unknown> = {};
+  /** @internal set by the graph's node list */ _graph: Graph | null = null;
+  private readonly _inputs: (Value | null)[] = [];
+  /** Whether the inputs' use lists currently record this node. */
+  private _attached = true;
+  private readonly _outputs: Value[] = [];
+
+  constructor(init: NodeInit) {
+    this.op = init.op;
+    this.domain = init.domain === 'ai.onnx' ? '' : (init.domain ?? '');
+    this.overload = init.overload ?? '';
+    this.name = init.name ?? '';
+    for (const a of init.attributes ?? []) this.attributes.set(a.name, a);
+    for (const v of init.inputs ?? []) this.appendInput(v);
+    const outs = init.outputs ?? 1;
+    const descs = typeof outs === 'number' ? Array.from({ length: outs }, () => ({})) : outs;
+    for (const d of descs) {
+      const desc: OutputDesc = typeof d === 'string' ? { name: d } : d;
+      const v = new Value(desc.omitted ? '' : (desc.name ?? ''), desc.type);
+      v._omitted = desc.omitted === true;
+      v._producer = this;
+      v._outputIndex = this._outputs.length;
+      this._outputs.push(v);
+    }
+  }
+
+  get graph(): Graph | null {
+    return this._graph;
+  }
+  get inputs(): readonly (Value | null)[] {
+    return this._inputs;
+  }
+  get outputs(): readonly Value[] {
+    return this._outputs;
+  }
+  /** The single output; throws when the node has several. */
+  get output(): Value {
+    if (this._outputs.length !== 1) throw new IrError('IR_OUTPUTS', `node ${this.describe()} has ${this._outputs.length} outputs, not 1`, this.name);
+    return this._outputs[0];
+  }
+  input(i: number): Value | null {
+    return this._inputs[i] ?? null;
+  }
+
+  replaceInput(index: number, value: Value | null): void {
+    if (index < 0 || index >= this._inputs.length) throw new IrError('IR_INPUT_INDEX', `node ${this.describe()} has no input ${index}`, this.name);
+    const old = this._inputs[index];
+    if (old === value) return;
+    if (old && this._attached) old._removeUse(this, index);
+    this._inputs[index] = value;
+    if (value && this._attached) value._addUse(this, index);
+  }
+
+  appendInput(value: Value | null): void {
+    const index = this._inputs.length;
+    this._inputs.push(value);
+    if (value && this._attached) value._addUse(this, index);
+  }
+
+  /** Removes trailing inputs down to `count` (omitted optional inputs at the end). */
+  truncateInputs(count: number): void {
+    while (this._inputs.length > count) {
+      const index = this._inputs.length - 1;
+      const v = this._inputs.pop();
+      if (v && this._attached) v._removeUse(this, index);
+    }
+  }
+
+  /** @internal Drops every input use (the node is leaving the graph). */
+  _detachInputs(): void {
+    if (!this._attached) return;
+    this._inputs.forEach((v, i) => v?._removeUse(this, i));
+    this._attached = false;
+  }
+  /** @internal Restores input uses after `_detachInputs` (the node is re-inserted). */
+  _attachInputs(): void {
+    if (this._attached) return;
+    this._inputs.forEach((v, i) => v?._addUse(this, i));
+    this._attached = true;
+  }
+
+  /** Adds a new output value (for ops with variadic outputs). */
+  appendOutput(desc: { name?: string; type?: TypeInfo } = {}): Value {
+    const v = new Value(desc.name ?? '', desc.type);
+    v._producer = this;
+    v._outputIndex = this._outputs.length;
+    this._outputs.push(v);
+    this._graph?.names.register(v);
+    return v;
+  }
+
+  // ---- attributes ------------------------------------------------------------------------------------
+  attr(name: string): Attribute | undefined {
+    return this.attributes.get(name);
+  }
+  setAttr(attr: Attribute): void {
+    this.attributes.set(attr.name, attr);
+  }
+  attrInt(name: string, fallback?: number): number {
+    const a = this.attributes.get(name);
+    if (!a) return this.missing(name, fallback);
+    if (a.data.type !== AttrType.INT) throw this.wrongType(name, 'INT');
+    return Number(a.data.value);
+  }
+  attrFloat(name: string, fallback?: number): number {
+    const a = this.attributes.get(name);
+    if (!a) return this.missing(name, fallback);
+    if (a.data.type === AttrType.FLOAT) return a.data.value;
+    if (a.data.type === AttrType.INT) return Number(a.data.value);
+    throw this.wrongType(name, 'FLOAT');
+  }
+  attrString(name: string, fallback?: string): string {
+    const a = this.attributes.get(name);
+    if (!a) return this.missing(name, fallback);
+    if (a.data.type !== AttrType.STRING) throw this.wrongType(name, 'STRING');
+    return a.data.value;
+  }
+  attrInts(name: string, fallback?: readonly number[]): number[] {
+    const a = this.attributes.get(name);
+    if (!a) return [...this.missing(name, fallback)];
+    if (a.data.type !== AttrType.INTS) throw this.wrongType(name, 'INTS');
+    return a.data.value.map((v: IntValue) => Number(v));
+  }
+  attrFloats(name: string, fallback?: readonly number[]): number[] {
+    const a = this.attributes.get(name);
+    if (!a) return [...this.missing(name, fallback)];
+    if (a.data.type !== AttrType.FLOATS) throw this.wrongType(name, 'FLOATS');
+    return [...a.data.value];
+  }
+  attrTensor(name: string): Tensor | undefined {
+    const a = this.attributes.get(name);
+    if (!a) return undefined;
+    if (a.data.type !== AttrType.TENSOR) throw this.wrongType(name, 'TENSOR');
+    return a.data.value;
+  }
+
+  /** Graphs held by GRAPH/GRAPHS attributes (If/Loop/Scan bodies). */
+  subgraphs(): Graph[] {
+    const out: Graph[] = [];
+    for (const a of this.attributes.values()) {
+      if (a.data.type === AttrType.GRAPH) out.push(a.data.value);
+      else if (a.data.type === AttrType.GRAPHS) out.push(...a.data.value);
+    }
+    return out;
+  }
+
+  /** `op` qualified by domain when the domain is not the default one. */
+  get qualifiedOp(): string {
+    return this.domain ? `${this.domain}::${this.op}` : this.op;
+  }
+
+  /** Short human description: name and op. */
+  describe(): string {
+    return `'${this.name || '<unnamed>'}' (${this.qualifiedOp})`;
+  }
+
+  private missing<T>(name: string, fallback: T | undefined): T {
+    if (fallback === undefined) throw new IrError('IR_ATTR_MISSING', `node ${this.describe()} has no attribute '${name}'`, this.name);
+    return fallback;
+  }
+  private wrongType(name: string, want: string): IrError {
+    return new IrError('IR_ATTR_TYPE', `attribute '${name}' of node ${this.describe()} is not ${want}`, this.name);
+  }
+}
