@@ -15,3 +15,4 @@ export * from './builder';
 export * from './toposort';
 export * from './clone';
 export * from './verify';
+export * from './summary';
