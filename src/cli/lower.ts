@@ -20,6 +20,6 @@ export function lowerCommand(argv: string[], out: (s: string) => void): number {
   if (!values.output) throw new UsageError('USAGE', 'lower needs -o OUT');
   if (values.passes !== 'none' && values.passes !== undefined) throw new UsageError('USAGE', `unknown passes '${values.passes}'`);
   const model = loadModel(input);
-  saveModel(model, values.output, { externalData: values['external-data'] ? true : 'auto' });
+  saveModel(model, String(values.output), { externalData: values['external-data'] ? true : 'auto' });
   return 0;
 }
