@@ -31,7 +31,7 @@ export class Builder {
     for (const [k, v] of Object.entries(attrs)) if (v !== undefined) attributes.push(v instanceof Attribute ? v : toAttribute(k, v));
     const count = options.outputs ?? 1;
     const node = new Node({
-      op, domain: options.domain, name: options.name ?? this.graph.names.fresh(`${op}_node`), inputs, attributes,
+      op, domain: options.domain, name: options.name ?? this.graph.names.freshNodeName(`${op}_${this.tags.get('onnx_lower.rule') ?? this.tags.get('onnx_lower.pass') ?? 'node'}`), inputs, attributes,
       outputs: Array.from({ length: count }, (_, i) => ({ type: options.outputTypes?.[i] })),
     });
     for (const [k, v] of this.tags) node.metadata.set(k, v);

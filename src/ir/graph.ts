@@ -203,6 +203,7 @@ export class Graph implements Iterable<Node> {
   private adopt(node: Node): void {
     if (node.graph) throw new IrError('IR_NODE_OWNED', `node ${node.describe()} already belongs to graph '${node.graph.name}'`, node.name);
     node._graph = this;
+    this.names.useNodeName(node.name);
     for (const out of node.outputs) this.names.register(out);
     node._attachInputs(); // a node re-inserted after removal gets its uses back
   }

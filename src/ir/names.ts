@@ -7,7 +7,22 @@ import type { Value } from './value';
  */
 export class NameAuthority {
   private readonly taken = new Map<string, Value>();
+  /** Node names are a separate namespace; onnxruntime refuses duplicates, so new nodes get fresh ones. */
+  private readonly nodeNames = new Set<string>();
   private counter = 0;
+
+  /** Records a node name in use (names from a file are kept as they are, even if repeated). */
+  useNodeName(name: string): void {
+    if (name) this.nodeNames.add(name);
+  }
+
+  /** A node name not yet used, derived from `base`. */
+  freshNodeName(base: string): string {
+    let name = base;
+    while (this.nodeNames.has(name)) name = `${base}_${++this.counter}`;
+    this.nodeNames.add(name);
+    return name;
+  }
 
   has(name: string): boolean {
     return this.taken.has(name);
