@@ -1,0 +1,28 @@
+import type { Model } from '../../ir/model';
+import { eliminateDeadCode } from '../common/dce';
+import { Pass, PassContext, PassResult } from '../pass';
+import { applyRules } from '../pattern/driver';
+import { loweringPass } from '../registry';
+import { sdpaRules } from './sdpa/rules';
+
+/**
+ * Rewrites every attention the exporters produce into the canonical ONNX `Attention` (opset 23): decomposed
+ * MatMul/Softmax forms and existing Attention nodes alike. Masks become `is_causal` only when evaluated to be
+ * exactly causal for contiguous position_ids (no packed sequences); other masks are kept. The mask machinery
+ * left dead is removed.
+ */
+@loweringPass({ name: 'sdpa_canonicalize', description: 'every exporter attention pattern → canonical ONNX Attention (GQA kept, scale folded, proved-causal masks → is_causal)' })
+export class SdpaCanonicalize implements Pass {
+  readonly inPlace = true;
+  run(model: Model, ctx: PassContext): PassResult {
+    const before = model.opset('') ?? 0;
+    if (before < 23) model.opsetImports.set('', 23);
+    const result = applyRules(model, sdpaRules, { log: ctx.log });
+    if (result.changes === 0 && before < 23) model.opsetImports.set('', before);
+    const removed = result.changes ? eliminateDeadCode(model) : 0;
+    if (result.changes) model.metadata.set('onnx_lower.assumption', 'contiguous position_ids (no packed sequences)');
+    const leftover = model.graph.nodes.toArray().filter((n) => n.op === 'Softmax').length;
+    if (leftover) ctx.log(`sdpa_canonicalize: ${leftover} Softmax node(s) left outside Attention; see --explain sdpa_decomposed`);
+    return { model, modified: result.changes > 0, changes: result.changes + removed, counts: result.counts };
+  }
+}
