@@ -2,12 +2,14 @@
 import { OnnxLowerError, UsageError } from '../ir/errors';
 import { inspectCommand, inspectHelp } from './inspect';
 import { lowerCommand, lowerHelp } from './lower';
+import { passesCommand, passesHelp } from './passes';
 
 type Command = { run: (argv: string[], out: (s: string) => void) => number | Promise<number>; help: string };
 
 const commands: Record<string, Command> = {
   inspect: { run: inspectCommand, help: inspectHelp },
   lower: { run: lowerCommand, help: lowerHelp },
+  passes: { run: passesCommand, help: passesHelp },
 };
 
 const usage = () => `onnx-lower — a compiler middle-end for LLM ONNX exports

@@ -91,6 +91,19 @@ export class PassManager {
     return { model: state.model, modified, passes: state.reports };
   }
 
+  /** The passes (flattened, first iteration) that run before the first pass named `name`; all when absent. */
+  entriesBefore(name: string): PassEntry[] {
+    const flat: PassEntry[] = [];
+    const stack = [...this.root.entries].reverse();
+    while (stack.length) {
+      const e = stack.pop() as PassEntry;
+      if ('sequence' in e) stack.push(...[...e.sequence.entries].reverse());
+      else if (e.name === name) return flat;
+      else flat.push(e);
+    }
+    return flat;
+  }
+
   private runSequence(seq: PassSequence, prefix: string, state: RunState): boolean {
     const max = seq.maxIterations ?? DEFAULT_MAX_ITERATIONS;
     if (!(max >= 1)) throw new PipelineError('PIPELINE_CONFIG', `maxIterations must be at least 1, got ${max}`, prefix || '<pipeline>', []);

@@ -14,10 +14,12 @@ import { sdpaRules } from './sdpa/rules';
 @loweringPass({ name: 'sdpa_canonicalize', description: 'every exporter attention pattern → canonical ONNX Attention (GQA kept, scale folded, proved-causal masks → is_causal)' })
 export class SdpaCanonicalize implements Pass {
   readonly inPlace = true;
+  /** The rewrite rules, for `--explain`. */
+  readonly rules = sdpaRules;
   run(model: Model, ctx: PassContext): PassResult {
     const before = model.opset('') ?? 0;
     if (before < 23) model.opsetImports.set('', 23);
-    const result = applyRules(model, sdpaRules, { log: ctx.log });
+    const result = applyRules(model, this.rules, { log: ctx.log });
     if (result.changes === 0 && before < 23) model.opsetImports.set('', before);
     const removed = result.changes ? eliminateDeadCode(model) : 0;
     if (result.changes) model.metadata.set('onnx_lower.assumption', 'contiguous position_ids (no packed sequences)');
