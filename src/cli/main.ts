@@ -3,6 +3,7 @@ import { OnnxLowerError, UsageError } from '../ir/errors';
 import { inspectCommand, inspectHelp } from './inspect';
 import { lowerCommand, lowerHelp } from './lower';
 import { passesCommand, passesHelp } from './passes';
+import { runCommand, runHelp } from './run';
 
 type Command = { run: (argv: string[], out: (s: string) => void) => number | Promise<number>; help: string };
 
@@ -10,6 +11,7 @@ const commands: Record<string, Command> = {
   inspect: { run: inspectCommand, help: inspectHelp },
   lower: { run: lowerCommand, help: lowerHelp },
   passes: { run: passesCommand, help: passesHelp },
+  run: { run: runCommand, help: runHelp },
 };
 
 const usage = () => `onnx-lower — a compiler middle-end for LLM ONNX exports
