@@ -45,7 +45,7 @@ export function buildManager(f: LowerFlags, verify: boolean): PassManager | unde
   const pipelines = new PipelineRegistry();
   for (const def of defaultPipelines.list()) {
     const steps: PipelineStep[] = def.name === 'llm' ? llmSteps({ cache: f.cache, precision: f.precision, target: f.target }) : [...def.steps];
-    pipelines.register(def.name, steps, def.description, def);
+    pipelines.register(def.name, steps, def.description, { repeatUntilStable: def.repeatUntilStable, maxIterations: def.maxIterations });
   }
   return pipelines.createPassManager(name, { registry: defaultRegistry, verify });
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { OnnxLowerError, UsageError } from '../ir/errors';
+import { diffCommand, diffHelp } from './diff';
 import { inspectCommand, inspectHelp } from './inspect';
 import { lowerCommand, lowerHelp } from './lower';
 import { passesCommand, passesHelp } from './passes';
@@ -10,6 +11,7 @@ type Command = { run: (argv: string[], out: (s: string) => void) => number | Pro
 const commands: Record<string, Command> = {
   inspect: { run: inspectCommand, help: inspectHelp },
   lower: { run: lowerCommand, help: lowerHelp },
+  diff: { run: diffCommand, help: diffHelp },
   passes: { run: passesCommand, help: passesHelp },
   run: { run: runCommand, help: runHelp },
 };
