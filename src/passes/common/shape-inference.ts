@@ -10,7 +10,7 @@ import { loweringPass } from '../registry';
 import { EvalError } from './eval/errors';
 import { canEvaluate, DEFAULT_EVAL_OPSET, evaluateNode } from './evaluator';
 import { attentionRules } from './shape/attention';
-import { elementwiseRules } from './shape/elementwise';
+import { elementwiseRules, genericElementwise } from './shape/elementwise';
 import { ShapeInferenceError } from './shape/errors';
 import { indexingRules } from './shape/indexing';
 import { linalgRules } from './shape/linalg';
@@ -41,6 +41,20 @@ export function shapeInferenceOps(): string[] {
   return [...RULES.keys()].sort();
 }
 
+/** Contrib ops known to be elementwise (broadcast of their inputs), inferred with the generic rule. */
+export const DEFAULT_ELEMENTWISE_OPS: readonly string[] = [
+  'com.microsoft::BiasAdd', 'com.microsoft::BiasGelu', 'com.microsoft::FastGelu', 'com.microsoft::Gelu', 'com.microsoft::QuickGelu',
+];
+
+export interface ShapeInferenceOptions {
+  /**
+   * Ops without a rule of their own (qualified `domain::Op`; plain `Op` for ai.onnx) that are elementwise:
+   * they get the generic elementwise rule. Default DEFAULT_ELEMENTWISE_OPS. Other ops without a rule keep
+   * their declared output types.
+   */
+  elementwiseOps?: readonly string[];
+}
+
 export interface ShapeInferenceResult {
   /** Values whose type was added or made more specific. */
   updated: number;
@@ -61,17 +75,18 @@ export interface ShapeInferenceResult {
 })
 export class ShapeInference implements Pass {
   readonly inPlace = true;
+  constructor(private readonly options: ShapeInferenceOptions = {}) {}
 
   run(model: Model, ctx: PassContext): PassResult {
-    const result = inferShapes(model);
+    const result = inferShapes(model, this.options);
     if (result.unknownOps.length) ctx.log(`shape_inference: no rule for ${result.unknownOps.join(', ')} (declared types kept)`);
     return { model, modified: result.updated > 0, changes: result.updated, counts: { updated_values: result.updated, unknown_ops: result.unknownOps.length } };
   }
 }
 
 /** Infers and writes types in place (main graph and subgraphs). Throws ShapeInferenceError on conflicts. */
-export function inferShapes(model: Model): ShapeInferenceResult {
-  const engine = new Engine(model, true);
+export function inferShapes(model: Model, options: ShapeInferenceOptions = {}): ShapeInferenceResult {
+  const engine = new Engine(model, true, options);
   engine.run();
   return { updated: engine.updated, unknownOps: [...engine.unknownOps].sort() };
 }
@@ -81,8 +96,8 @@ export function inferShapes(model: Model): ShapeInferenceResult {
  * (element type, rank, static dims, symbolic dims that provably differ), and every node whose input shapes
  * are invalid for its op. Each message names the node and the value.
  */
-export function checkShapes(model: Model): string[] {
-  const engine = new Engine(model, false);
+export function checkShapes(model: Model, options: ShapeInferenceOptions = {}): string[] {
+  const engine = new Engine(model, false, options);
   engine.run();
   return engine.problems;
 }
@@ -95,13 +110,16 @@ class Engine {
   readonly problems: string[] = [];
   updated = 0;
   private readonly opset: number;
+  private readonly elementwise: ReadonlySet<string>;
 
   constructor(
     private readonly model: Model,
     /** Write merged types into the model and throw on problems (else only collect problems). */
     private readonly write: boolean,
+    options: ShapeInferenceOptions,
   ) {
     this.opset = model.opset('') ?? DEFAULT_EVAL_OPSET;
+    this.elementwise = new Set(options.elementwiseOps ?? DEFAULT_ELEMENTWISE_OPS);
   }
 
   run(): void {
@@ -139,7 +157,7 @@ class Engine {
   private node(n: Node): void {
     let outputs: (OutputInfo | undefined)[] | undefined = this.evaluateConstant(n);
     if (!outputs) {
-      const rule = n.domain === '' ? RULES.get(n.op) : undefined;
+      const rule = (n.domain === '' ? RULES.get(n.op) : undefined) ?? (this.elementwise.has(n.qualifiedOp) ? genericElementwise : undefined);
       if (!rule) {
         this.unknownOps.add(n.qualifiedOp);
       } else {

@@ -322,6 +322,8 @@ const ORT_CASES: OrtCase[] = [
   { name: 'Cast i64→f', op: 'Cast', inputs: [i64([3], [1, -2, 2n ** 40n + 1n])], attrs: { to: DataType.FLOAT }, outputs: [DataType.FLOAT] },
   { name: 'Cast f→f16', op: 'Cast', inputs: [X234], attrs: { to: DataType.FLOAT16 }, outputs: [DataType.FLOAT16] },
   { name: 'Cast f16→f', op: 'Cast', inputs: [f16([3], [0.1, -2.5, 1000])], attrs: { to: DataType.FLOAT }, outputs: [DataType.FLOAT] },
+  { name: 'Cast f→i32 out of range', op: 'Cast', inputs: [f32([4], [3e9, -3e9, 2.5, -2.5])], attrs: { to: DataType.INT32 }, outputs: [DataType.INT32] },
+  { name: 'Cast f→i8', op: 'Cast', inputs: [f32([3], [300.7, -129.2, 5.9])], attrs: { to: DataType.INT8 }, outputs: [DataType.INT8] },
   { name: 'Cast i64→i32', op: 'Cast', inputs: [i64([2], [2n ** 33n + 5n, -7])], attrs: { to: DataType.INT32 }, outputs: [DataType.INT32] },
   { name: 'Cast u8→f64', op: 'Cast', inputs: [u8([2], [200, 3])], attrs: { to: DataType.DOUBLE }, outputs: [DataType.DOUBLE] },
   { name: 'Add f16', op: 'Add', inputs: [f16([3], [0.1, 1000, 1]), f16([3], [0.2, 0.3, 0.0001])] },

@@ -232,6 +232,18 @@ describe('shape_inference rules', () => {
     expect(z.shape).toEqual([7]);
   });
 
+  test('known elementwise contrib ops (and ones the caller names) get the generic elementwise rule', () => {
+    const { model, b, input } = setup();
+    const x = input('x', [1, 'seq', 64]);
+    const gelu = b.op('FastGelu', [x, input('bias', [64])], {}, { domain: 'com.microsoft' });
+    const custom = b.op('MyAct', [x], {}, { domain: 'org.example' });
+    inferShapes(model);
+    expect(gelu.shape).toEqual([1, 'seq', 64]);
+    expect(custom.type).toBeUndefined();
+    inferShapes(model, { elementwiseOps: ['org.example::MyAct'] });
+    expect(typeOf(custom)).toEqual({ dtype: 'FLOAT', shape: [1, 'seq', 64] });
+  });
+
   test('every rule-covered op is listed', () => {
     const ops = shapeInferenceOps();
     for (const op of ['Attention', 'RMSNormalization', 'RotaryEmbedding', 'TensorScatter', 'ScatterND', 'Gelu', 'GatherND', 'CastLike', 'LayerNormalization', 'Trilu', 'Split']) {

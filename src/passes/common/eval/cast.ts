@@ -38,8 +38,18 @@ export function castArray(ctx: KernelContext, x: NdArray, to: DataType): NdArray
     else for (let i = 0; i < n; i++) o[i] = Number(src[i]);
   } else {
     const src = x.num;
-    if (truncate && isFloatType(x.dtype)) for (let i = 0; i < n; i++) o[i] = Number.isFinite(src[i]) ? Math.trunc(src[i]) : 0;
-    else for (let i = 0; i < n; i++) o[i] = src[i];
+    if (truncate && isFloatType(x.dtype)) {
+      // int32: NaN and out-of-range give INT32_MIN (x86's cvttss2si, what onnxruntime does); narrower types
+      // wrap the truncated value, and NaN gives 0.
+      const int32 = to === DataType.INT32;
+      for (let i = 0; i < n; i++) {
+        const v = src[i];
+        if (int32 && !(v > -2147483649 && v < 2147483648)) o[i] = -2147483648;
+        else o[i] = Number.isFinite(v) ? Math.trunc(v) : 0;
+      }
+    } else {
+      for (let i = 0; i < n; i++) o[i] = src[i];
+    }
   }
   return out;
 }
