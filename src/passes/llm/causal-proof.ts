@@ -15,6 +15,14 @@ export type CausalProof = { causal: true } | { causal: false; reason: string };
  * boolean masks (true = attend) are both understood.
  */
 export function proveCausal(model: Model, mask: Value, kind: 'bool' | 'bias'): CausalProof {
+  // Probing can only stand for every run when the mask reads no run-time values besides position_ids (whose
+  // contiguity is the stated assumption): a mask that reads e.g. input_ids (padding by token) differs per input.
+  const reads = runtimeValueInputs(mask);
+  if (reads instanceof Error) return { causal: false, reason: reads.message };
+  const foreign = reads.filter((v) => v.name !== 'position_ids');
+  if (foreign.length) {
+    return { causal: false, reason: `mask '${mask.name}' depends on the values of graph input(s) ${foreign.map((v) => `'${v.name}'`).join(', ')}, not only on shapes and position_ids` };
+  }
   for (const seq of PROBE_LENGTHS) {
     for (const ids of [() => 0, (i: number) => (i * 7919 + 13) % 97 + 1]) {
       const out = probe(model, [mask], { batch: 1, seq }, ids)?.get(mask);
@@ -39,4 +47,28 @@ export function proveCausal(model: Model, mask: Value, kind: 'bool' | 'bias'): C
     }
   }
   return { causal: true };
+}
+
+/**
+ * Graph inputs whose values (not only their shapes: Shape and Size read no values) flow into `mask`. An Error
+ * when the mask is computed by a node with subgraphs (not analysed).
+ */
+function runtimeValueInputs(mask: Value): Value[] | Error {
+  const seen = new Set<Value>();
+  const found: Value[] = [];
+  const stack: Value[] = [mask];
+  while (stack.length) {
+    const v = stack.pop() as Value;
+    if (seen.has(v)) continue;
+    seen.add(v);
+    if (v.isGraphInput) {
+      found.push(v);
+      continue;
+    }
+    const p = v.producer;
+    if (!p || p.op === 'Shape' || p.op === 'Size') continue;
+    if (p.subgraphs().length) return new Error(`mask '${mask.name}' is computed through ${p.describe()}, which has subgraphs`);
+    for (const i of p.inputs) if (i) stack.push(i);
+  }
+  return found;
 }

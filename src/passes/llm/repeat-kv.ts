@@ -28,7 +28,12 @@ export function stripRepeatKv(model: Model, v: Value): { base: Value; repeats: n
     const es = vals.get(expandShape)!.toNumbers();
     const rs = vals.get(target)!.toNumbers();
     if (es.length !== 5 || rs.length !== 4) return undefined;
-    const [eb, eh, n, et, ed] = es;
+    // Expand broadcasts: a 1 in its shape keeps the input's dim (torch.onnx writes `expand(-1, …)` that way), so
+    // resolve those from kv's static shape, with the probe's substitution for symbolic dims.
+    const unsqueezed = baseDims(base, seq);
+    const dims = es.map((e, i) => (e === 1 && unsqueezed?.[i] !== undefined ? unsqueezed[i] as number : e));
+    const [eb, eh, , et, ed] = dims;
+    const n = es[2];
     const merged = rs[1] === eh * n || (rs[1] === -1 && rs[0] === eb && rs[2] === et && rs[3] === ed);
     const others = [rs[0] === eb || rs[0] === 0, rs[2] === et || rs[2] === -1, rs[3] === ed || rs[3] === -1];
     if (!merged || others.includes(false) || n < 1) return undefined;
@@ -36,4 +41,12 @@ export function stripRepeatKv(model: Model, v: Value): { base: Value; repeats: n
     repeats = n;
   }
   return repeats === undefined ? undefined : { base, repeats };
+}
+
+/** kv's dims after Unsqueeze(axis 2) as the probe sees them (symbolic dim 0 = batch 1, others = seq). */
+function baseDims(base: Value, seq: number): (number | undefined)[] | undefined {
+  const s = base.shape;
+  if (!s || s.length !== 4) return undefined;
+  const d = s.map((x, i) => (typeof x === 'number' ? x : typeof x === 'string' ? (i === 0 ? 1 : seq) : undefined));
+  return [d[0], d[1], 1, d[2], d[3]];
 }

@@ -17,10 +17,11 @@ export class SdpaCanonicalize implements Pass {
   /** The rewrite rules, for `--explain`. */
   readonly rules = sdpaRules;
   run(model: Model, ctx: PassContext): PassResult {
+    // Rules see the source opset (mask probes evaluate the exporter's ops, Softmax defaults depend on it); the
+    // import is raised to 23 for the Attention nodes only once something was rewritten.
     const before = model.opset('') ?? 0;
-    if (before < 23) model.opsetImports.set('', 23);
     const result = applyRules(model, this.rules, { log: ctx.log });
-    if (result.changes === 0 && before < 23) model.opsetImports.set('', before);
+    if (result.changes > 0 && before < 23) model.opsetImports.set('', 23);
     const removed = result.changes ? eliminateDeadCode(model) : 0;
     if (result.changes) model.metadata.set('onnx_lower.assumption', 'contiguous position_ids (no packed sequences)');
     const leftover = model.graph.nodes.toArray().filter((n) => n.op === 'Softmax').length;

@@ -13,7 +13,7 @@ import { analyzeScores, MaskForm, ScoreChain } from './score-chain';
 const op = patternOps();
 
 /** Softmax over the last axis, the heart of every decomposed attention. */
-const softmax = v('probs', op.Softmax(v('scores'), { axis: attr.oneOf(-1, 3) }));
+const softmax = v('probs', op.Softmax(v('scores'), { axis: attr.optional(attr.oneOf(-1, 3)) }));
 
 /** softmax → optional `Where(IsNaN(p), 0, p)` guard (dynamo) or Cast back from fp32 (fp16 exports) → MatMul with v. */
 const decomposedPattern = op.MatMul(
@@ -30,7 +30,12 @@ interface Plan {
   causalReason?: string;
 }
 
-function plan(model: Model | undefined, scores: Value, value: Value): Plan | Failure {
+function plan(model: Model | undefined, probs: Value, scores: Value, value: Value): Plan | Failure {
+  const softmaxNode = probs.producer as Node;
+  // Softmax without `axis` means the last axis from opset 13 on, axis 1 (of a 2-D flattening) before.
+  if (!softmaxNode.attr('axis') && (model?.opset('') ?? 0) < 13) {
+    return failure(`Softmax ${softmaxNode.describe()} has no axis attribute and opset ${model?.opset('') ?? 'unknown'} < 13 (default axis 1)`, softmaxNode);
+  }
   const chain = analyzeScores(scores);
   if (chain instanceof Failure) return chain;
   return finishPlan(model, chain, value);
@@ -51,12 +56,22 @@ function finishPlan(model: Model | undefined, chain: ScoreChain, value: Value): 
   let causal = false;
   let causalReason: string | undefined;
   if (chain.mask && model) {
-    const proof = proveCausal(model, chain.mask.value, chain.mask.kind === 'bias' ? 'bias' : 'bool');
-    if (proof.causal) causal = chain.mask.kind !== 'boolNot';
+    // The proof evaluates the mask with every symbolic dim set to one length, i.e. assumes S == T: is_causal is
+    // only right where the graph guarantees that (same symbolic or static sequence dim on q and k).
+    const sameLength = sameSeqLength(chain.q, k);
+    const proof = sameLength ? proveCausal(model, chain.mask.value, chain.mask.kind === 'bias' ? 'bias' : 'bool') : undefined;
+    if (!proof) causalReason = `the query and key lengths of '${chain.q.name}' and '${k.name}' are not provably equal, so the mask is kept`;
+    else if (proof.causal) causal = chain.mask.kind !== 'boolNot'; // an inverted causal mask is anti-causal
     else causalReason = proof.reason;
-    if (chain.mask.kind === 'boolNot' && proof.causal) causal = false; // an inverted causal mask is anti-causal
   }
   return { chain, k, v: vv, causal, causalReason };
+}
+
+/** Are the sequence dims (axis 2) of q and k the same static number or the same symbol? */
+function sameSeqLength(q: Value, k: Value): boolean {
+  const a = q.shape?.[2];
+  const b = k.shape?.[2];
+  return a !== undefined && a !== null && a === b;
 }
 
 function scaleAttr(chain: ScoreChain): Attribute | undefined {
@@ -98,11 +113,11 @@ export const sdpaDecomposedRule: Rule<object> = defineRule({
   description: 'MatMul(Softmax(q·kᵀ·scale + mask)) · v → Attention',
   pattern: decomposedPattern,
   check(bindings, ctx) {
-    const p = plan(ctx.model, bindings.scores, bindings.v);
+    const p = plan(ctx.model, bindings.probs, bindings.scores, bindings.v);
     return p instanceof Failure ? p : true;
   },
   rewrite(b, bindings, ctx) {
-    const p = plan(ctx.model, bindings.scores, bindings.v) as Plan;
+    const p = plan(ctx.model, bindings.probs, bindings.scores, bindings.v) as Plan;
     return buildAttention(b, p.chain.q, p);
   },
 });

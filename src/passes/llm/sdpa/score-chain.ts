@@ -38,6 +38,8 @@ export function analyzeScores(scores: Value): ScoreChain | Failure {
   let cur = scores;
   let scale = 1;
   let defaultScale = false;
+  /** The value whose last dim the default scale is computed from (TorchScript: Shape(q)[-1]). */
+  let defaultFrom: Value | undefined;
   let mask: MaskForm | undefined;
   let upcast = false;
   for (let depth = 0; depth < 12; depth++) {
@@ -50,6 +52,9 @@ export function analyzeScores(scores: Value): ScoreChain | Failure {
         const kt = peelScalarMul(p.inputs[1] as Value);
         const k = untranspose(kt.value);
         if (k instanceof Failure) return k;
+        if (defaultFrom && defaultFrom !== q.value && defaultFrom !== p.inputs[0] && defaultFrom !== k && !sameLastDim(defaultFrom, q.value)) {
+          return failure(`the scores are divided by the square root of the last dim of '${defaultFrom.name}', which is neither the query nor the key`, defaultFrom);
+        }
         const total = scale * q.factor * kt.factor;
         return { q: q.value, k, scale: defaultScale ? (total === 1 ? 'default' : total) : total, mask, upcast };
       }
@@ -67,9 +72,12 @@ export function analyzeScores(scores: Value): ScoreChain | Failure {
       }
       case 'Div': {
         const s = scalarOf(p.inputs[1]);
+        const from = s === undefined && !defaultScale ? headDimSource(p.inputs[1] as Value) : undefined;
         if (s !== undefined) scale /= s;
-        else if (isInverseSqrtHeadDim(p.inputs[1] as Value)) defaultScale = true;
-        else return failure(`Div ${p.describe()} on the scores is not by a constant or by sqrt(head_dim)`, p);
+        else if (from) {
+          defaultScale = true;
+          defaultFrom = from;
+        } else return failure(`Div ${p.describe()} on the scores is not by a constant or by sqrt(head_dim)`, p);
         cur = p.inputs[0] as Value;
         continue;
       }
@@ -182,18 +190,65 @@ function collapsesLeadingDims(target: Value, k: Value): boolean {
   return fromShape(c.inputs[1], -2) && fromShape(c.inputs[2], -1);
 }
 
-/** TorchScript's scale: Sqrt(Cast(Shape(q)[-1])) (possibly through Gather/Slice). */
-function isInverseSqrtHeadDim(v: Value): boolean {
-  let cur: Value | null = v;
-  const sq = cur.producer;
-  if (!sq || sq.op !== 'Sqrt') return false;
-  cur = sq.inputs[0];
-  for (let i = 0; i < 4 && cur; i++) {
+/**
+ * TorchScript's default scale divisor: Sqrt(Cast(Shape(x)[-1])), possibly through Gather/Slice/Squeeze/Cast.
+ * Returns x when the dim taken is provably x's last one (the head size of q or k), else undefined.
+ */
+function headDimSource(v: Value): Value | undefined {
+  const sq = v.producer;
+  if (!sq || sq.op !== 'Sqrt' || sq.domain !== '') return undefined;
+  let cur: Value | null = sq.inputs[0];
+  /** Element of the shape vector a Gather/Slice took, when one did. */
+  let index: number | undefined;
+  for (let i = 0; i < 6 && cur; i++) {
     const p: Node | null = cur.producer;
-    if (!p) return false;
-    if (p.op === 'Shape') return true;
-    if (p.op === 'Cast' || p.op === 'Gather' || p.op === 'Slice' || p.op === 'Squeeze') cur = p.inputs[0];
-    else return false;
+    if (!p || p.domain !== '') return undefined;
+    if (p.op === 'Cast' || p.op === 'Squeeze') cur = p.inputs[0];
+    else if ((p.op === 'Gather' || p.op === 'Slice') && index === undefined) {
+      index = shapeElement(p);
+      if (index === undefined) return undefined;
+      cur = p.inputs[0];
+    } else if (p.op === 'Shape') return takesLastAxis(p, index) ? (p.inputs[0] ?? undefined) : undefined;
+    else return undefined;
   }
-  return false;
+  return undefined;
+}
+
+/** Do both values have the same known last dim (static number or symbol)? */
+function sameLastDim(a: Value, b: Value): boolean {
+  const x = a.shape?.[a.shape.length - 1];
+  const y = b.shape?.[b.shape.length - 1];
+  return x !== undefined && x !== null && x === y;
+}
+
+/** The one element a Gather (axis 0) or Slice takes from a shape vector, or undefined. */
+function shapeElement(p: Node): number | undefined {
+  if (p.op === 'Gather') {
+    if (p.attrInt('axis', 0) !== 0) return undefined;
+    const idx = constantNumbers(p.inputs[1]);
+    return idx && idx.length === 1 ? idx[0] : undefined;
+  }
+  const starts = constantNumbers(p.inputs[1]);
+  const ends = constantNumbers(p.inputs[2]);
+  const axes = p.inputs[3] ? constantNumbers(p.inputs[3]) : [0];
+  const steps = p.inputs[4] ? constantNumbers(p.inputs[4]) : [1];
+  if (!starts || !ends || starts.length !== 1 || ends.length !== 1 || axes?.length !== 1 || axes[0] !== 0 || steps?.[0] !== 1) return undefined;
+  if (starts[0] === -1 && ends[0] >= 2 ** 31 - 1) return -1;
+  return ends[0] === starts[0] + 1 ? starts[0] : undefined;
+}
+
+/** Does Shape(x, start, end)[index] (the whole output when index is undefined and it has one element) name x's last axis? */
+function takesLastAxis(shape: Node, index: number | undefined): boolean {
+  const rank = shape.inputs[0]?.shape?.length;
+  const start = shape.attrInt('start', 0);
+  const end = shape.attr('end') ? shape.attrInt('end') : undefined;
+  if (end === undefined && (index === -1 || (index === undefined && start === -1))) return true;
+  if (rank === undefined) return false;
+  const norm = (a: number) => Math.min(Math.max(a < 0 ? a + rank : a, 0), rank);
+  const s = norm(start);
+  const e = end === undefined ? rank : norm(end);
+  const len = e - s;
+  if (index === undefined) return len === 1 && s === rank - 1;
+  const at = index < 0 ? index + len : index;
+  return at >= 0 && at < len && s + at === rank - 1;
 }
