@@ -17,7 +17,9 @@ const softmax = v('probs', op.Softmax(v('scores'), { axis: attr.optional(attr.on
 
 /** softmax → optional `Where(IsNaN(p), 0, p)` guard (dynamo) or Cast back from fp32 (fp16 exports) → MatMul with v. */
 const decomposedPattern = op.MatMul(
-  oneOf(op.Where(op.IsNaN(softmax), scalar((x) => x === 0, '0'), softmax), optional(op.Cast(softmax))),
+  // The bare Softmax first: on a tie the first failure is reported, and a bare Softmax with a wrong axis should be
+  // explained by its axis, not by a missing Where or Cast.
+  oneOf(softmax, op.Cast(softmax), op.Where(op.IsNaN(softmax), scalar((x) => x === 0, '0'), softmax)),
   v('v'),
 );
 
