@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { OnnxLowerError, UsageError } from '../ir/errors';
+import { checkCommand, checkHelp } from './check';
 import { diffCommand, diffHelp } from './diff';
 import { inspectCommand, inspectHelp } from './inspect';
 import { lowerCommand, lowerHelp } from './lower';
@@ -14,6 +15,7 @@ const commands: Record<string, Command> = {
   diff: { run: diffCommand, help: diffHelp },
   passes: { run: passesCommand, help: passesHelp },
   run: { run: runCommand, help: runHelp },
+  check: { run: checkCommand, help: checkHelp },
 };
 
 const usage = () => `onnx-lower — a compiler middle-end for LLM ONNX exports
