@@ -4,3 +4,6 @@ export * from './dce';
 export * from './cse';
 export * from './unused-initializers';
 export * from './topological-sort';
+export * from './constant-folding';
+export * from './shape-inference';
+export * from './evaluator';

@@ -7,6 +7,7 @@ import './sdpa-canonicalize';
 import './static-cache-v1';
 import './static-cache-v2';
 import './static-cache-v3';
+import './precision';
 
 export const CACHE_KINDS = ['static_v1', 'static_v2', 'static_v3', 'none'] as const;
 export type CacheKind = (typeof CACHE_KINDS)[number];
@@ -29,6 +30,13 @@ const CACHE_PASS: Record<CacheKind, string | undefined> = {
 /** Optional LLM fusions (registered by their own modules when loaded). */
 const FUSIONS = ['rmsnorm_fusion', 'rotary_fusion', 'gelu_fusion', 'silu_gate_fusion', 'skip_add', 'matmul_add_gemm'];
 
+/**
+ * Shape inference once more after the cache and cleanup passes. A nested pipeline, because a pass may appear only
+ * once in a run of pass steps (the steps before already hold shape_inference).
+ */
+export const LLM_FINAL_SHAPES = 'llm_final_shapes';
+registerPipeline(LLM_FINAL_SHAPES, [optional('shape_inference')], 'shape inference after the llm pipeline\'s rewrites (nested in llm)');
+
 /** The `llm` pipeline's steps for one choice of cache, precision and target. */
 export function llmSteps(o: LlmLoweringOptions = {}): PipelineStep[] {
   const cache = CACHE_PASS[o.cache ?? 'static_v2'];
@@ -42,7 +50,7 @@ export function llmSteps(o: LlmLoweringOptions = {}): PipelineStep[] {
     ...(o.target ? ['trt_legalize'] : []),
     'dce',
     'unused_initializers',
-    optional('shape_inference'),
+    { pipeline: LLM_FINAL_SHAPES },
   ];
 }
 
@@ -53,6 +61,7 @@ export function lowerLlm(model: Model, o: LlmLoweringOptions = {}, manager: Pass
   if (o.cache !== undefined && !CACHE_KINDS.includes(o.cache)) throw new UsageError('USAGE', `unknown cache kind '${o.cache}'; choose one of ${CACHE_KINDS.join(', ')}`);
   const pipelines = new PipelineRegistry();
   pipelines.register('cleanup', defaultPipelines.get('cleanup').steps, 'cleanup');
+  pipelines.register(LLM_FINAL_SHAPES, defaultPipelines.get(LLM_FINAL_SHAPES).steps, LLM_FINAL_SHAPES);
   pipelines.register('llm', llmSteps(o), 'llm');
   const pm = pipelines.createPassManager('llm', { registry: defaultRegistry, ...manager });
   return pm.run(model, { maxSeqLen: o.maxSeqLen, precision: o.precision, target: o.target });
