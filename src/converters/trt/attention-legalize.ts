@@ -6,7 +6,6 @@ import type { Value } from '../../ir/value';
 import { dimOf, elementType, sameDim } from './analysis';
 import { int64s, replaceNode, ruleTags, typed } from './build';
 import type { SharedMasks } from './masks';
-import { isLive } from './restrictions';
 import { convertAttention, SdpaConverterOptions, sdpaUnsupported } from './sdpa-converter';
 
 /** What `legalizeAttention` did to one node (for the pass's counts). */
@@ -14,38 +13,41 @@ export type AttentionAction = 'decomposed' | 'explicit_causal_mask' | 'mask_rank
 
 /** Per-graph memo of derived masks, so layers sharing a mask share its legalised form too. */
 export class MaskForms {
+  private readonly ids = new Map<Value, number>();
   private readonly forms = new Map<string, Value>();
-  get(key: string, make: () => Value): Value {
+
+  /** The form `kind` of `values`, made once. */
+  get(kind: string, values: readonly Value[], make: () => Value): Value {
+    const key = [kind, ...values.map((v) => this.idOf(v))].join(':');
     let v = this.forms.get(key);
     if (!v) this.forms.set(key, (v = make()));
     return v;
   }
-}
 
-const ids = new WeakMap<Value, number>();
-let nextId = 0;
-const idOf = (v: Value): number => {
-  let id = ids.get(v);
-  if (id === undefined) ids.set(v, (id = nextId++));
-  return id;
-};
+  private idOf(v: Value): number {
+    let id = this.ids.get(v);
+    if (id === undefined) this.ids.set(v, (id = this.ids.size));
+    return id;
+  }
+}
 
 /**
  * Makes a canonical Attention node acceptable to TensorRT ≥ 10.14's Attention importer:
- * - softcap, 3-D inputs or a used qk_matmul_output → the SDPA decomposition (the importer has none of them);
+ * - softcap ≠ 0 or 3-D inputs → the SDPA decomposition (the importer takes neither);
  * - is_causal=1 with an attn_mask, or where the query and key lengths are not provably equal → is_causal=0
  *   and the explicit top-left mask (the ONNX semantics; TensorRT cannot combine causal with a mask, and its
  *   causal mode is top-left aligned, which callers rarely mean when S ≠ T), combined with the given mask;
  * - a mask of rank < 4 → Unsqueeze'd to 4-D; default-valued softcap / qk_matmul_output_mode attributes are
  *   dropped and unused optional outputs removed (the importer rejects those features outright).
- * Nodes with past/present/nonpad_kv_seqlen are left for the checker to report. Returns what changed.
+ * Nodes with past/present/nonpad_kv_seqlen or a used qk_matmul_output are left for the checker to report.
+ * Returns what changed.
  */
 export function legalizeAttention(n: Node, masks: SharedMasks, forms: MaskForms, sdpa: SdpaConverterOptions): AttentionAction[] {
   const done: AttentionAction[] = [];
   if (sdpaUnsupported(n)) return done;
   const softcap = n.attr('softcap') ? n.attrFloat('softcap') : 0;
   const rank = n.inputs[0]?.shape?.length;
-  if (softcap !== 0 || rank === 3 || isLive(n.outputs[3])) {
+  if (softcap !== 0 || rank === 3) {
     convertAttention(n, masks, sdpa);
     return ['decomposed'];
   }
@@ -69,11 +71,11 @@ export function legalizeAttention(n: Node, masks: SharedMasks, forms: MaskForms,
     if (!mask) mask = explicit;
     else if (elementType(mask) === DataType.BOOL) {
       const m = mask;
-      mask = forms.get(`and:${idOf(m)}:${idOf(explicit)}`, () => typed(new Builder(g, node, ruleTags('causal_and_mask')).op('And', [m, explicit]), DataType.BOOL));
+      mask = forms.get('and', [m, explicit], () => typed(new Builder(g, node, ruleTags('causal_and_mask')).op('And', [m, explicit]), DataType.BOOL));
     } else {
       const m = mask;
       const dt = elementType(m) ?? elementType(q) ?? DataType.FLOAT;
-      mask = forms.get(`add:${idOf(m)}:${idOf(explicit)}:${dt}`, () => typed(new Builder(g, node, ruleTags('causal_add_mask')).op('Add', [m, masks.biasOf(node, explicit, dt)]), dt));
+      mask = forms.get(`add_${dt}`, [m, explicit], () => typed(new Builder(g, node, ruleTags('causal_add_mask')).op('Add', [m, masks.biasOf(node, explicit, dt)]), dt));
     }
     setMask(node, mask);
     node.setAttr(Attribute.int('is_causal', 0));
@@ -82,7 +84,7 @@ export function legalizeAttention(n: Node, masks: SharedMasks, forms: MaskForms,
   const maskRank = mask?.shape?.length;
   if (mask && maskRank !== undefined && maskRank < 4) {
     const m = mask;
-    const lift = forms.get(`rank4:${idOf(m)}`, () => {
+    const lift = forms.get('rank4', [m], () => {
       const axes = Array.from({ length: 4 - maskRank }, (_, i) => i);
       const b = new Builder(g, node, ruleTags('mask_rank'));
       return typed(b.op('Unsqueeze', [m, int64s(b, 'mask_axes', axes)]), m.dtype, [...axes.map(() => 1), ...(m.shape ?? [])]);

@@ -5,6 +5,7 @@ import type { Model } from '../../ir/model';
 import { eliminateDeadCode } from '../../passes/common/dce';
 import { Pass, PassContext, PassResult, PostconditionError } from '../../passes/pass';
 import { loweringPass } from '../../passes/registry';
+import { elementType } from './analysis';
 import { legalizeAttention, MaskForms } from './attention-legalize';
 import { ruleTags, typed } from './build';
 import { checkTrt, formatViolation } from './checker';
@@ -32,7 +33,8 @@ export interface TrtLegalizeOptions {
 /**
  * Rewrites what the target's ONNX parser rejects, in place; returns per-rewrite counts:
  * - axes computed from constants → initializers (Reduce*, Squeeze, Unsqueeze, CumSum);
- * - TensorScatter → Slice/Concat (or Where/GatherElements) below 10.15; axis 2 → −2 from 10.15;
+ * - TensorScatter → Slice/Concat (or Where/GatherElements) below 10.15, and from 10.15 where it is not 4-D
+ *   along axis −2 (axis 2 of a 4-D cache is respelled −2);
  * - RMSNormalization and RotaryEmbedding → primitives below 10.15; non-int64 position_ids → Cast from 10.15;
  * - Attention → SDPA decomposition below 10.14; from 10.14 the fixes of `legalizeAttention`;
  * - the ai.onnx opset import lowered to the target's maximum once nothing needs more;
@@ -51,15 +53,20 @@ export function legalizeForTrt(model: Model, targetSpec: string | TrtTarget | un
       if (n.domain !== '' || !n.graph) continue;
       if (axesToInitializers(model, n)) bump('axes_to_initializer');
       switch (n.op) {
-        case 'TensorScatter':
-          if (!atLeast(target, '10.15')) {
+        case 'TensorScatter': {
+          const rank = n.inputs[0]?.shape?.length;
+          const axis = n.attrInt('axis', -2);
+          const importable = rank === 4 && (axis === -2 || axis === 2);
+          if (!atLeast(target, '10.15') || (rank !== undefined && !importable)) {
+            // Older parsers have no importer; 10.15's takes only 4-D caches updated along axis -2.
             legacyTensorScatter(model, n);
             bump('tensor_scatter_legacy');
-          } else if (n.attr('axis') && n.attrInt('axis') >= 0 && n.inputs[0]?.shape?.length === n.attrInt('axis') + 2) {
+          } else if (axis === 2) {
             n.setAttr(Attribute.int('axis', -2));
             bump('tensor_scatter_axis');
           }
           break;
+        }
         case 'RMSNormalization':
           if (!atLeast(target, '10.15')) {
             decomposeRmsNorm(n);
@@ -70,7 +77,7 @@ export function legalizeForTrt(model: Model, targetSpec: string | TrtTarget | un
           if (!atLeast(target, '10.15')) {
             decomposeRotaryEmbedding(n);
             bump('rotary_decomposed');
-          } else if (n.inputs[3] && n.inputs[3].dtype !== DataType.INT64) {
+          } else if (n.inputs[3] && elementType(n.inputs[3]) !== DataType.INT64) {
             const p = n.inputs[3];
             n.replaceInput(3, typed(new Builder(g, n, ruleTags('rotary_position_ids')).op('Cast', [p], { to: DataType.INT64 }), DataType.INT64, p.shape));
             bump('rotary_position_ids_cast');

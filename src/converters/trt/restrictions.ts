@@ -3,7 +3,7 @@ import { DataType, dataTypeName } from '../../ir/dtype';
 import type { Model } from '../../ir/model';
 import type { Node } from '../../ir/node';
 import type { Value } from '../../ir/value';
-import { constantInts, constantTensor, dimOf, initializerTensor, sameDim } from './analysis';
+import { constantInts, constantTensor, dimOf, elementType, initializerTensor, sameDim } from './analysis';
 import type { RestrictionId } from './support-matrix';
 
 /** What a restriction predicate may look at. */
@@ -68,8 +68,9 @@ export const RESTRICTION_CHECKS: Readonly<Record<RestrictionId, RestrictionCheck
   rotary_position_ids_int64: (n) => {
     const p = n.inputs[3];
     if (!p) return undefined;
-    if (p.dtype === undefined) return `position_ids '${p.name}' has unknown element type`;
-    return p.dtype === DataType.INT64 ? undefined : `position_ids '${p.name}' is ${dataTypeName(p.dtype)}`;
+    const dt = elementType(p);
+    if (dt === undefined) return `position_ids '${p.name}' has unknown element type`;
+    return dt === DataType.INT64 ? undefined : `position_ids '${p.name}' is ${dataTypeName(dt)}`;
   },
   tensor_scatter_4d: (n, ctx) => fourD('past_cache', ctx, n.inputs[0]) ?? fourD('update', ctx, n.inputs[1]),
   tensor_scatter_axis: (n, ctx) => {

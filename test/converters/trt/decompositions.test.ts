@@ -135,6 +135,16 @@ describe('TensorScatter → Slice/Concat or Where/GatherElements (trt < 10.15)',
     }
   });
 
+  test('10.15: a 3-D cache, or an update along another axis, gets the fallback too', async () => {
+    const t = tiny(24);
+    t.output(t.b.op('TensorScatter', [t.input('cache', F, [2, L, 3]), t.input('update', F, [2, S, 3]), t.input('w', I64, [2])], { axis: 1 }), 'y', F, [2, L, 3]);
+    expect(checkTrt(t.model, 'trt@10.15').map((v) => v.rule)).toEqual(['tensor_scatter_4d', 'tensor_scatter_axis']);
+    const feeds = { cache: f32(randomFloats(2 * L * 3, 1), [2, L, 3]), update: f32(randomFloats(2 * S * 3, 2), [2, S, 3]), w: i64([1, 4], [2]) };
+    const r = await runBoth(t.model, legalize('trt@10.15'), feeds);
+    expect(ops(r.model)).not.toContain('TensorScatter');
+    expect(maxDiff(r.before.y, r.after.y)).toBe(0);
+  });
+
   test('10.15 keeps TensorScatter; a positive axis 2 on a 4-D cache is spelled -2', () => {
     const t = tiny(24);
     t.output(t.b.op('TensorScatter', [t.input('cache', F, shapes.cache), t.input('update', F, shapes.update), t.input('w', I64, [2])], { axis: 2 }), 'y', F, shapes.cache);
