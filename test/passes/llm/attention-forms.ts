@@ -79,6 +79,8 @@ export interface AttentionCase {
   softmaxAxis: -1 | 3 | 'absent';
   /** TorchScript form: how the head size is read for the default scale. */
   headDimFrom: 'gatherLast' | 'gather3' | 'sliceLast' | 'shapeStart' | 'keyShape';
+  /** dynamo form: kᵀ's reshape targets from Shape(k) slices, constant-folded where static, or Shape(start, end). */
+  kShape: 'slices' | 'folded' | 'shapeAttrs';
   /** Symbol of k/v's sequence dim: the same as q's ('seq', S == T guaranteed) or another one ('kv_seq'). */
   kvSeq: 'seq' | 'kv_seq';
   seed: number;
@@ -155,15 +157,25 @@ function repeatKv(d: Draw, kv: Value, c: AttentionCase): Value {
     const s = d.op('Shape', [kv]);
     target = d.op('Concat', [d.shapeSlice(s, 0, 1), d.i64([heads(c)]), d.shapeSlice(s, 2, 3), d.i64([c.headDim])], { axis: 0 });
   }
-  return d.b.node('Reshape', [e, target], { allowzero: 1 }).outputs[0];
+  const out = d.b.node('Reshape', [e, target], { allowzero: 1 }).outputs[0];
+  out.type = tensorType(DataType.FLOAT, [c.batch, heads(c), c.kvSeq, c.headDim]);
+  return out;
 }
 
-/** The dynamo exporter's kᵀ: Reshape(Transpose(Reshape(k, [-1, T, D]), [0, 2, 1]), [*lead, D, T]) from Shape(k) slices. */
-function dynamoTranspose(d: Draw, k: Value): Value {
+/**
+ * The dynamo exporter's kᵀ: Reshape(Transpose(Reshape(k, [-1, T, D]), [0, 2, 1]), [*lead, D, T]) from Shape(k)
+ * slices — as exported, with the static pieces constant-folded (what constant_folding leaves), or with Shape's
+ * start/end attributes instead of Slice.
+ */
+function dynamoTranspose(d: Draw, k: Value, c: AttentionCase): Value {
   const s = d.op('Shape', [k], { start: 0 });
-  const last = d.shapeSlice(s, -1, INT64_MAX);
-  const seq = d.shapeSlice(s, -2, -1);
-  const lead = d.shapeSlice(s, INT64_MIN, -2);
+  const dims = (k.shape ?? []) as (number | string)[];
+  const folded = (i: number) => c.kShape === 'folded' && typeof dims[i] === 'number';
+  const piece = (from: number, to: number, big: bigint | number) =>
+    c.kShape === 'shapeAttrs' ? d.op('Shape', [k], to === 0 ? { start: from } : { start: from, end: to }) : d.shapeSlice(s, big === 0 ? from : big, to === 0 ? INT64_MAX : to);
+  const last = folded(3) ? d.i64([dims[3] as number]) : piece(-1, 0, 0);
+  const seq = folded(2) ? d.i64([dims[2] as number]) : piece(-2, -1, 0);
+  const lead = folded(0) && folded(1) ? d.i64([dims[0] as number, dims[1] as number]) : c.kShape === 'shapeAttrs' ? d.op('Shape', [k], { start: 0, end: -2 }) : d.shapeSlice(s, INT64_MIN, -2);
   const flat = d.op('Reshape', [k, d.op('Concat', [d.i64([-1]), seq, last], { axis: 0 })]);
   const t = d.op('Transpose', [flat], { perm: [0, 2, 1] });
   return d.op('Reshape', [t, d.op('Concat', [lead, last, seq], { axis: 0 })]);
@@ -277,7 +289,7 @@ export function buildCase(c: AttentionCase): BuiltCase {
     let kt: Value;
     let scores: Value;
     if (c.form === 'dynamo') {
-      kt = dynamoTranspose(d, kr);
+      kt = dynamoTranspose(d, kr, c);
       const root = Math.sqrt(scale);
       const mul = (x: Value, f: number, first: boolean) => d.op('Mul', first ? [d.f32(f), x] : [x, d.f32(f)]);
       if (c.placement === 'split' || c.placement === 'splitFirst') {
@@ -364,6 +376,7 @@ export function caseArb(form: Form): fc.Arbitrary<AttentionCase> {
       softmaxAxis: fc.constantFrom<-1 | 3 | 'absent'>(-1, 3, 'absent'),
       headDimFrom: fc.constantFrom<AttentionCase['headDimFrom']>('gatherLast', 'gather3', 'sliceLast', 'shapeStart', 'keyShape'),
       kvSeq: fc.constantFrom<'seq' | 'kv_seq'>('seq', 'seq', 'kv_seq'),
+      kShape: fc.constantFrom<AttentionCase['kShape']>('slices', 'folded', 'shapeAttrs'),
       seed: fc.nat(1_000_000),
     })
     .map((r): AttentionCase => {

@@ -15,7 +15,7 @@ import { AttentionCase, checkCase, rng, runOut } from './attention-forms';
 const BASE: AttentionCase = {
   form: 'dynamo', batch: 1, kvHeads: 1, group: 1, seq: 1, headDim: 4, scale: 'default', placement: 'split', mask: 'causalRange',
   maskApply: 'addWhere', maskRank: 2, neg: -Infinity, repeatShape: 'shapeOf', repeatTarget: 'const', softmaxAxis: -1,
-  headDimFrom: 'gatherLast', kvSeq: 'seq', seed: 0,
+  headDimFrom: 'gatherLast', kvSeq: 'seq', kShape: 'slices', seed: 0,
 };
 
 describe('shrunk property counterexamples', () => {
@@ -28,6 +28,12 @@ describe('shrunk property counterexamples', () => {
   // TorchScript's scale read from Shape(k) (the un-repeated key) while the MatMul sees the repeated key.
   test('torchscript: default scale from the shape of the un-repeated key', async () => {
     await checkCase({ ...BASE, form: 'torchscript', group: 2, placement: 'scores', headDimFrom: 'keyShape' });
+  });
+
+  // constant_folding turns the static pieces of dynamo's kᵀ reshape targets (D, and [B, H]) into constants; the
+  // score chain only accepted Slice(Shape(k)) pieces, so after the cleanup pipeline no attention matched.
+  test.each(['folded', 'shapeAttrs'] as const)('dynamo kᵀ with %s reshape targets', async (kShape) => {
+    await checkCase({ ...BASE, kShape, batch: 2, kvHeads: 2, group: 2, seq: 5 });
   });
 
   test('a larger mixed case: GQA 3:1, batch 2, kept random mask, custom scale', async () => {

@@ -347,7 +347,7 @@ describe('maxSeqLen option', () => {
   });
 
   test('an invalid maxSeqLen is refused by the static cache pass', () => {
-    expect(() => lowerLlm(original, { cache: 'static_v2', maxSeqLen: 0 })).toThrow(/max_seq_len must be a positive integer/);
-    expect(() => lowerLlm(original, { cache: 'static_v2', maxSeqLen: 2.5 })).toThrow(/max_seq_len must be a positive integer/);
+    expect(() => lowerLlm(original, { cache: 'static_v2', maxSeqLen: 0 })).toThrow(/must be a positive integer/);
+    expect(() => lowerLlm(original, { cache: 'static_v2', maxSeqLen: 2.5 })).toThrow(/must be a positive integer/);
   });
 });

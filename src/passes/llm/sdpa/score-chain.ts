@@ -2,6 +2,7 @@ import type { Node } from '../../../ir/node';
 import type { Value } from '../../../ir/value';
 import { constantNumbers, scalarOf } from '../../pattern/constant';
 import { Failure, failure } from '../../pattern/rule';
+import { dimTerms, sameTerms, shapeVector } from './shape-vector';
 
 /** How the attention mask enters the scores. */
 export type MaskForm =
@@ -163,8 +164,15 @@ function untranspose(kt: Value): Value | Failure {
     const inner = tr.inputs[0]?.producer;
     if (!inner || inner.op !== 'Reshape') return failure(`Transpose ${tr.describe()} is not applied to a Reshape of k`, tr);
     const k = inner.inputs[0] as Value;
-    if (!collapsesLeadingDims(inner.inputs[1] as Value, k)) {
+    const dims = dimTerms(k);
+    // Targets are compared symbolically, so Slice(Shape(k)) pieces and their constant-folded numbers both pass.
+    if (!collapsesLeadingDims(inner.inputs[1] as Value, k) && !(dims && dims.length >= 2 && sameTerms(shapeVector(inner.inputs[1]), [-1, ...dims.slice(-2)]))) {
       return failure(`Reshape ${inner.describe()} is not [-1, T, D] taken from the shape of '${k.name}'`, inner);
+    }
+    // The outer Reshape must restore k's leading dims: [*lead, D, T].
+    const outer = shapeVector(t.inputs[1]);
+    if (dims && dims.length >= 2 && outer && !sameTerms(outer, [...dims.slice(0, -2), dims[dims.length - 1], dims[dims.length - 2]])) {
+      return failure(`Reshape ${t.describe()} does not restore the leading dims of '${k.name}' as [*lead, D, T]`, t);
     }
     return k;
   }
