@@ -6,6 +6,7 @@ import type { Rule } from '../passes/pattern/rule';
 // Importing these modules registers every built-in pass and pipeline.
 import '../passes';
 import '../passes/llm';
+import '../converters/trt';
 
 /** Loads user pass modules; their @loweringPass decorators register into the default registry. */
 export function loadPlugins(paths: readonly string[]): void {
