@@ -35,6 +35,8 @@ export function cloneModel(model: Model): Model {
 /**
  * Copies a graph. `map` carries old → new values; values used from outside the copied scope that are not
  * in `map` stay pointing at the originals (so a subgraph can be copied under the same outer graph).
+ * Names are kept where the target name authority has them free; a copy made inside the same model (a
+ * duplicated If branch, an unrolled Loop body) gets fresh names instead of clashing with the original.
  */
 export function cloneGraph(graph: Graph, outer: Graph | null = null, map = new Map<Value, Value>()): Graph {
   const g = new Graph(graph.name, outer);
@@ -43,7 +45,9 @@ export function cloneGraph(graph: Graph, outer: Graph | null = null, map = new M
   g.extra = { ...graph.extra };
   for (const [k, v] of graph.metadata) g.metadata.set(k, v);
   for (const input of graph.inputs) {
-    const v = g.addInput(new Value(input.name, input.type));
+    const fresh = new Value(input.name, input.type);
+    g.names.register(fresh); // keeps the name when free, otherwise picks a fresh one
+    const v = g.addInput(fresh);
     copyValueInfo(input, v);
     map.set(input, v);
   }
@@ -53,7 +57,7 @@ export function cloneGraph(graph: Graph, outer: Graph | null = null, map = new M
       g.setInitializerOf(existing, init.constValue!);
       continue;
     }
-    const v = g.addInitializer(name, init.constValue!, { exactName: true });
+    const v = g.addInitializer(name, init.constValue!);
     v.type = init.type;
     copyValueInfo(init, v);
     map.set(init, v);
@@ -68,7 +72,7 @@ export function cloneGraph(graph: Graph, outer: Graph | null = null, map = new M
     c.docString = n.docString;
     c.unknownFields = [...n.unknownFields];
     c.extra = { ...n.extra };
-    for (const [k, v] of n.metadata) c.metadata.set(k, v);
+    for (const [k, v] of n._metadataIfAny() ?? []) c.metadata.set(k, v);
     n.outputs.forEach((o, i) => {
       copyValueInfo(o, c.outputs[i]);
       map.set(o, c.outputs[i]);
@@ -99,5 +103,6 @@ function copyValueInfo(from: Value, to: Value): void {
   to.type = from.type;
   to.docString = from.docString;
   to.unknownFields = [...from.unknownFields];
-  for (const [k, v] of from.metadata) to.metadata.set(k, v);
+  to._inValueInfo = from._inValueInfo;
+  for (const [k, v] of from._metadataIfAny() ?? []) to.metadata.set(k, v);
 }

@@ -13,6 +13,9 @@ export function checkExternalLocation(location: string): void {
     throw new ExternalDataError('EXTERNAL_PATH', `external data location '${location}' is absolute; it must be relative to the model's folder`, location);
   }
   const parts = location.split(/[\\/]+/);
+  if (parts.every((p) => p === '' || p === '.')) {
+    throw new ExternalDataError('EXTERNAL_PATH', `external data location '${location}' names the model's folder, not a file`, location);
+  }
   if (parts.includes('..')) {
     throw new ExternalDataError('EXTERNAL_PATH', `external data location '${location}' leaves the model's folder ('..')`, location);
   }
@@ -34,7 +37,8 @@ export function resolveConfinedPath(baseDir: string, location: string): string {
     return joined;
   }
   const rel = path.relative(base, real);
-  if (rel.startsWith('..') || path.isAbsolute(rel)) {
+  // `..x` is a legal file name inside the folder; only a whole `..` component leaves it.
+  if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
     throw new ExternalDataError('EXTERNAL_PATH', `external data location '${location}' resolves outside the model's folder (through a link)`, location);
   }
   return real;

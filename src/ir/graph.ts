@@ -57,7 +57,10 @@ export class Graph implements Iterable<Node> {
   // ---- inputs, outputs, initializers ----------------------------------------------------------------
   addInput(value: Value | { name: string; type?: TypeInfo }): Value {
     const v = value instanceof Value ? value : new Value(value.name, value.type);
+    if (v.producer) throw new IrError('IR_FOREIGN_VALUE', `value '${v.name}' is produced by node ${v.producer.describe()}; it cannot also be a graph input`, v.name);
     if (v.graph && v.graph !== this) throw new IrError('IR_FOREIGN_VALUE', `value '${v.name}' belongs to another graph`, v.name);
+    if (this._inputs.includes(v)) throw new IrError('IR_NAME_CLASH', `'${v.name}' is already an input of graph '${this.name}'`, v.name);
+    if (!v.name) throw new IrError('IR_NAME_EMPTY', `a graph input of '${this.name}' needs a name`);
     this.names.registerExact(v);
     v._ownerGraph = this;
     this._inputs.push(v);
@@ -145,11 +148,13 @@ export class Graph implements Iterable<Node> {
     return node;
   }
   insertBefore(ref: Node, node: Node): Node {
+    this.requireMember(ref);
     this.adopt(node);
     this.nodes.insertBefore(ref, node);
     return node;
   }
   insertAfter(ref: Node, node: Node): Node {
+    this.requireMember(ref);
     this.adopt(node);
     this.nodes.insertAfter(ref, node);
     return node;
@@ -177,6 +182,9 @@ export class Graph implements Iterable<Node> {
       this.nodes.remove(n);
       n._graph = null;
       for (const out of n.outputs) this.names.release(out);
+      // The node's subgraphs leave the model with it: their nodes stop using outer values and their
+      // names become free again (they come back if the node is re-inserted).
+      for (const sg of n.subgraphs()) for (const inner of sg.allGraphs()) inner._leaveScope();
     }
   }
 
@@ -200,12 +208,55 @@ export class Graph implements Iterable<Node> {
     for (const g of this.allGraphs()) yield* g.nodes;
   }
 
+  /** @internal Re-keys an initializer after its value was renamed, keeping the initializer order. */
+  _rekeyInitializer(oldName: string, value: Value): void {
+    if (this.initializers.get(oldName) !== value) return;
+    const entries = [...this.initializers];
+    this.initializers.clear();
+    for (const [k, v] of entries) this.initializers.set(k === oldName ? value.name : k, v);
+  }
+
+  private requireMember(ref: Node): void {
+    if (ref.graph !== this || !this.nodes.has(ref)) {
+      throw new IrError('IR_NOT_IN_GRAPH', `reference node ${ref.describe()} is not in graph '${this.name}'`, ref.name);
+    }
+  }
+
   private adopt(node: Node): void {
     if (node.graph) throw new IrError('IR_NODE_OWNED', `node ${node.describe()} already belongs to graph '${node.graph.name}'`, node.name);
     node._graph = this;
     this.names.useNodeName(node.name);
     for (const out of node.outputs) this.names.register(out);
-    node._attachInputs(); // a node re-inserted after removal gets its uses back
+    node._attachInputs(); // a node inserted (or re-inserted after removal) becomes a user of its inputs
+    for (const sg of node.subgraphs()) for (const inner of sg.allGraphs()) inner._enterScope();
+  }
+
+  /** This (sub)graph's holder left the model: drop its nodes' uses and free its value names. */
+  /** @internal */
+  _leaveScope(): void {
+    for (const v of this._inputs) this.names.release(v);
+    for (const v of this.initializers.values()) this.names.release(v);
+    for (const n of this.nodes) {
+      n._detachInputs();
+      for (const out of n.outputs) this.names.release(out);
+    }
+  }
+
+  /**
+   * This (sub)graph's holder joined a graph: take the names back (fresh ones where they were taken
+   * meanwhile) and restore its nodes' uses. A no-op for a subgraph that never left.
+   */
+  /** @internal */
+  _enterScope(): void {
+    for (const v of this._inputs) this.names.register(v);
+    for (const [name, v] of [...this.initializers]) {
+      if (!this._inputs.includes(v)) this.names.register(v);
+      if (v.name !== name) this._rekeyInitializer(name, v);
+    }
+    for (const n of this.nodes) {
+      for (const out of n.outputs) this.names.register(out);
+      n._attachInputs();
+    }
   }
 }
 

@@ -1,3 +1,4 @@
+import { IrError } from './errors';
 import type { Node } from './node';
 
 interface Box {
@@ -5,6 +6,7 @@ interface Box {
   prev: Box;
   next: Box;
   erased: boolean;
+  list: NodeList;
 }
 
 /**
@@ -14,20 +16,22 @@ interface Box {
  */
 export class NodeList implements Iterable<Node> {
   private readonly sentinel: Box;
-  private readonly boxes = new Map<Node, Box>();
+  // A node's box hangs on the node itself (a node is in one list at most): no per-list hash map.
+  private count = 0;
 
   constructor() {
-    const s = { node: null, erased: false } as unknown as Box;
+    const s = { node: null, erased: false, list: this } as unknown as Box;
     s.prev = s;
     s.next = s;
     this.sentinel = s;
   }
 
   get size(): number {
-    return this.boxes.size;
+    return this.count;
   }
   has(node: Node): boolean {
-    return this.boxes.has(node);
+    const b = node._listBox as Box | null;
+    return b !== null && b.list === this && !b.erased;
   }
   get first(): Node | undefined {
     return this.sentinel.next.node ?? undefined;
@@ -81,7 +85,8 @@ export class NodeList implements Iterable<Node> {
     box.prev.next = box.next;
     box.next.prev = box.prev;
     box.erased = true;
-    this.boxes.delete(node);
+    node._listBox = null;
+    this.count--;
   }
 
   /** Replaces the whole order (used by topological sort); `order` must hold exactly the same nodes. */
@@ -91,15 +96,16 @@ export class NodeList implements Iterable<Node> {
   }
 
   private insertBeforeBox(at: Box, node: Node): void {
-    if (this.boxes.has(node)) throw new Error(`node ${node.describe()} is already in this graph`);
-    const box: Box = { node, prev: at.prev, next: at, erased: false };
+    if (node._listBox !== null) throw new IrError('IR_NODE_OWNED', `node ${node.describe()} is already in a node list`, node.name);
+    const box: Box = { node, prev: at.prev, next: at, erased: false, list: this };
     at.prev.next = box;
     at.prev = box;
-    this.boxes.set(node, box);
+    node._listBox = box;
+    this.count++;
   }
   private boxOf(node: Node): Box {
-    const b = this.boxes.get(node);
-    if (!b) throw new Error(`node ${node.describe()} is not in this graph`);
+    const b = node._listBox as Box | null;
+    if (!b || b.list !== this) throw new IrError('IR_NOT_IN_GRAPH', `node ${node.describe()} is not in this graph`, node.name);
     return b;
   }
 }

@@ -34,15 +34,20 @@ export class Node {
   overload: string;
   name: string;
   docString = '';
-  readonly attributes = new Map<string, Attribute>();
-  readonly metadata = new Map<string, string>();
-  unknownFields: Uint8Array[] = [];
-  /** Device configurations and other rarely used NodeProto fields, kept as decoded objects. */
-  extra: Record<string, unknown> = {};
+  // Created on first use: a million-node graph should not pay for a million empty maps.
+  private _attributes: Map<string, Attribute> | undefined;
+  private _metadata: Map<string, string> | undefined;
+  /** @internal position in the owning graph's node list */ _listBox: unknown = null;
+  private _unknownFields: Uint8Array[] | undefined;
+  private _extra: Record<string, unknown> | undefined;
+  /** @internal scratch slot for graph algorithms (e.g. a node's position during a sort) */ _mark = -1;
   /** @internal set by the graph's node list */ _graph: Graph | null = null;
   private readonly _inputs: (Value | null)[] = [];
-  /** Whether the inputs' use lists currently record this node. */
-  private _attached = true;
+  /**
+   * Whether the inputs' use lists currently record this node. A node records its uses only while it is
+   * in a graph: a node built but never inserted, or removed, is nobody's user.
+   */
+  private _attached = false;
   private readonly _outputs: Value[] = [];
 
   constructor(init: NodeInit) {
@@ -66,6 +71,38 @@ export class Node {
 
   get graph(): Graph | null {
     return this._graph;
+  }
+  /** Raw wire bytes of NodeProto fields this schema does not know, re-emitted on save. */
+  get unknownFields(): Uint8Array[] {
+    return (this._unknownFields ??= []);
+  }
+  set unknownFields(u: Uint8Array[]) {
+    this._unknownFields = u;
+  }
+  /** Device configurations and other rarely used NodeProto fields, kept as decoded objects. */
+  get extra(): Record<string, unknown> {
+    return (this._extra ??= {});
+  }
+  set extra(e: Record<string, unknown>) {
+    this._extra = e;
+  }
+  /** Attributes by name, in insertion order. Prefer `setAttr`/`removeAttr` for subgraph attributes. */
+  get attributes(): Map<string, Attribute> {
+    return (this._attributes ??= new Map());
+  }
+  /** metadata_props of the NodeProto. */
+  get metadata(): Map<string, string> {
+    return (this._metadata ??= new Map());
+  }
+  /** @internal metadata without creating it (empty → undefined). */
+  _metadataIfAny(): ReadonlyMap<string, string> | undefined {
+    return this._metadata && this._metadata.size ? this._metadata : undefined;
+  }
+  /** @internal whether any attribute holds a graph, without creating the attribute map. */
+  _hasSubgraphs(): boolean {
+    if (!this._attributes) return false;
+    for (const a of this._attributes.values()) if (a.data.type === AttrType.GRAPH || a.data.type === AttrType.GRAPHS) return true;
+    return false;
   }
   get inputs(): readonly (Value | null)[] {
     return this._inputs;
@@ -106,6 +143,11 @@ export class Node {
     }
   }
 
+  /** Whether this node's inputs currently list it as a user (true while it is in a graph). */
+  get isAttached(): boolean {
+    return this._attached;
+  }
+
   /** @internal Drops every input use (the node is leaving the graph). */
   _detachInputs(): void {
     if (!this._attached) return;
@@ -131,44 +173,66 @@ export class Node {
 
   // ---- attributes ------------------------------------------------------------------------------------
   attr(name: string): Attribute | undefined {
-    return this.attributes.get(name);
+    return this._attributes?.get(name);
   }
+  /**
+   * Sets an attribute. Replacing a subgraph attribute of a node in a graph retires the old subgraph (its
+   * nodes stop using outer values, its names are freed) and brings the new one in.
+   */
   setAttr(attr: Attribute): void {
+    const old = this.attributes.get(attr.name);
+    if (old === attr) return;
+    if (old) this.retireSubgraphs(old);
     this.attributes.set(attr.name, attr);
+    if (this._graph) for (const sg of attributeGraphs(attr)) for (const inner of sg.allGraphs()) inner._enterScope();
+  }
+
+  /** Removes an attribute (retiring its subgraphs, as `setAttr` does); returns whether it was there. */
+  removeAttr(name: string): boolean {
+    const old = this.attributes.get(name);
+    if (!old) return false;
+    this.retireSubgraphs(old);
+    this.attributes.delete(name);
+    return true;
+  }
+
+  private retireSubgraphs(a: Attribute): void {
+    if (!this._graph) return;
+    for (const sg of attributeGraphs(a)) for (const inner of sg.allGraphs()) inner._leaveScope();
   }
   attrInt(name: string, fallback?: number): number {
-    const a = this.attributes.get(name);
+    const a = this._attributes?.get(name);
     if (!a) return this.missing(name, fallback);
     if (a.data.type !== AttrType.INT) throw this.wrongType(name, 'INT');
     return Number(a.data.value);
   }
   attrFloat(name: string, fallback?: number): number {
-    const a = this.attributes.get(name);
+    const a = this._attributes?.get(name);
     if (!a) return this.missing(name, fallback);
     if (a.data.type === AttrType.FLOAT) return a.data.value;
     if (a.data.type === AttrType.INT) return Number(a.data.value);
     throw this.wrongType(name, 'FLOAT');
   }
   attrString(name: string, fallback?: string): string {
-    const a = this.attributes.get(name);
+    const a = this._attributes?.get(name);
     if (!a) return this.missing(name, fallback);
     if (a.data.type !== AttrType.STRING) throw this.wrongType(name, 'STRING');
     return a.data.value;
   }
   attrInts(name: string, fallback?: readonly number[]): number[] {
-    const a = this.attributes.get(name);
+    const a = this._attributes?.get(name);
     if (!a) return [...this.missing(name, fallback)];
     if (a.data.type !== AttrType.INTS) throw this.wrongType(name, 'INTS');
     return a.data.value.map((v: IntValue) => Number(v));
   }
   attrFloats(name: string, fallback?: readonly number[]): number[] {
-    const a = this.attributes.get(name);
+    const a = this._attributes?.get(name);
     if (!a) return [...this.missing(name, fallback)];
     if (a.data.type !== AttrType.FLOATS) throw this.wrongType(name, 'FLOATS');
     return [...a.data.value];
   }
   attrTensor(name: string): Tensor | undefined {
-    const a = this.attributes.get(name);
+    const a = this._attributes?.get(name);
     if (!a) return undefined;
     if (a.data.type !== AttrType.TENSOR) throw this.wrongType(name, 'TENSOR');
     return a.data.value;
@@ -177,10 +241,7 @@ export class Node {
   /** Graphs held by GRAPH/GRAPHS attributes (If/Loop/Scan bodies). */
   subgraphs(): Graph[] {
     const out: Graph[] = [];
-    for (const a of this.attributes.values()) {
-      if (a.data.type === AttrType.GRAPH) out.push(a.data.value);
-      else if (a.data.type === AttrType.GRAPHS) out.push(...a.data.value);
-    }
+    if (this._attributes) for (const a of this._attributes.values()) out.push(...attributeGraphs(a));
     return out;
   }
 
@@ -201,4 +262,10 @@ export class Node {
   private wrongType(name: string, want: string): IrError {
     return new IrError('IR_ATTR_TYPE', `attribute '${name}' of node ${this.describe()} is not ${want}`, this.name);
   }
+}
+
+function attributeGraphs(a: Attribute): readonly Graph[] {
+  if (a.data.type === AttrType.GRAPH) return [a.data.value];
+  if (a.data.type === AttrType.GRAPHS) return a.data.value;
+  return [];
 }

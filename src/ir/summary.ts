@@ -1,6 +1,6 @@
 import { dataTypeName } from './dtype';
 import type { Model } from './model';
-import { StringTensor } from './tensor';
+import { ExternalTensor } from './tensor';
 import type { Dim } from './type';
 import type { Value } from './value';
 
@@ -48,11 +48,12 @@ export function summarize(model: Model): ModelSummary {
       if (!t) continue;
       initializerCount++;
       parameterCount += t.numElements;
-      parameterBytes += t instanceof StringTensor ? t.byteLength : t.byteLength;
-      if ('external' in t && t.isExternal) {
-        const ext = (t as unknown as { external: { location: string; length: number } }).external;
-        externalBytes += ext.length;
-        files.add(ext.location);
+      parameterBytes += t.byteLength;
+      // Whether the tensor lives in a file, not whether it was read yet: the summary must not change
+      // because something looked at the values.
+      if (t instanceof ExternalTensor) {
+        externalBytes += t.external.length;
+        files.add(t.external.location);
       }
     }
   }

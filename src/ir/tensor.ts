@@ -119,13 +119,29 @@ export class StringTensor extends Tensor {
 /** Bytes in an external file, read only when asked for (and then cached). */
 export class ExternalTensor extends Tensor {
   private cached: Uint8Array | undefined;
+  private _external: ExternalLocation;
 
-  constructor(dtype: DataType, dims: readonly number[], readonly external: ExternalLocation, name = '') {
+  constructor(dtype: DataType, dims: readonly number[], external: ExternalLocation, name = '') {
     super(dtype, dims, name);
+    this._external = external;
     const want = byteSizeOf(dtype, this.numElements);
     if (external.length !== want) {
       throw new ExternalDataError('EXTERNAL_SIZE', `external tensor '${name}' of ${dataTypeName(dtype)}[${dims.join(',')}] needs ${want} bytes, its length is ${external.length}`, name);
     }
+  }
+
+  /** Where the bytes are. */
+  get external(): ExternalLocation {
+    return this._external;
+  }
+
+  /**
+   * @internal A save rewrote the file this tensor reads from: the same bytes now live at `external`.
+   * The tensor's value does not change, only where it is read from.
+   */
+  _rebind(external: ExternalLocation): void {
+    if (external.length !== this._external.length) throw new IrError('IR_TENSOR_SIZE', `cannot rebind tensor '${this.name}' to ${external.length} bytes`, this.name);
+    this._external = external;
   }
 
   override get isExternal(): boolean {
@@ -148,14 +164,20 @@ export class ExternalTensor extends Tensor {
       throw new ExternalDataError('EXTERNAL_MISSING', `cannot open external data '${this.external.location}' of tensor '${this.name}': ${(e as Error).message}`, this.name);
     }
     try {
-      const size = fs.fstatSync(fd).size;
-      if (offset + length > size) {
-        throw new ExternalDataError('EXTERNAL_RANGE', `tensor '${this.name}' reads bytes ${offset}..${offset + length} of '${this.external.location}', which has ${size}`, this.name);
+      const stat = fs.fstatSync(fd);
+      if (!stat.isFile()) throw new ExternalDataError('EXTERNAL_MISSING', `external data '${this.external.location}' of tensor '${this.name}' is not a regular file`, this.name);
+      if (offset + length > stat.size) {
+        throw new ExternalDataError('EXTERNAL_RANGE', `tensor '${this.name}' reads bytes ${offset}..${offset + length} of '${this.external.location}', which has ${stat.size}`, this.name);
       }
       const buf = new Uint8Array(length);
       let done = 0;
       while (done < length) {
-        const n = fs.readSync(fd, buf, done, length - done, offset + done);
+        let n: number;
+        try {
+          n = fs.readSync(fd, buf, done, length - done, offset + done);
+        } catch (e) {
+          throw new ExternalDataError('EXTERNAL_READ', `cannot read external data '${this.external.location}' of tensor '${this.name}': ${(e as Error).message}`, this.name);
+        }
         if (n <= 0) throw new ExternalDataError('EXTERNAL_RANGE', `short read of '${this.external.location}' for tensor '${this.name}'`, this.name);
         done += n;
       }

@@ -36,25 +36,48 @@ export function nodeDependencies(graph: Graph, node: Node): Node[] {
  */
 export function topologicalOrder(graph: Graph): Node[] {
   const nodes = graph.nodes.toArray();
-  const position = new Map<Node, number>();
-  nodes.forEach((n, i) => position.set(n, i));
-  const indegree = new Int32Array(nodes.length);
-  const dependents: number[][] = nodes.map(() => []);
-  nodes.forEach((n, i) => {
-    for (const d of nodeDependencies(graph, n)) {
-      const j = position.get(d);
-      if (j === undefined) continue;
-      indegree[i]++;
-      dependents[j].push(i);
+  const count = nodes.length;
+  // Positions live in each node's scratch slot (no million-entry hash map); only nodes of `graph` are read.
+  for (let i = 0; i < count; i++) nodes[i]._mark = i;
+  // Edges j → i in compressed form (CSR): no per-node arrays, so million-node graphs stay cheap. An
+  // input used twice gives a duplicate edge, counted on both sides, which Kahn's algorithm tolerates.
+  const edgeFrom: number[] = [];
+  const edgeTo: number[] = [];
+  const indegree = new Int32Array(count);
+  const addEdge = (d: Node, i: number) => {
+    const j = d._mark;
+    indegree[i]++;
+    edgeFrom.push(j);
+    edgeTo.push(i);
+  };
+  for (let i = 0; i < count; i++) {
+    const n = nodes[i];
+    if (!n._hasSubgraphs()) {
+      for (const v of n.inputs) {
+        const p = v?.producer;
+        if (p && p.graph === graph) addEdge(p, i);
+      }
+    } else {
+      for (const d of nodeDependencies(graph, n)) addEdge(d, i);
     }
-  });
+  }
+  const start = new Int32Array(count + 1);
+  for (const j of edgeFrom) start[j + 1]++;
+  for (let j = 0; j < count; j++) start[j + 1] += start[j];
+  const fill = start.slice(0, count);
+  const targets = new Int32Array(edgeFrom.length);
+  for (let e = 0; e < edgeFrom.length; e++) targets[fill[edgeFrom[e]]++] = edgeTo[e];
+
   const heap = new MinHeap();
-  for (let i = 0; i < nodes.length; i++) if (indegree[i] === 0) heap.push(i);
+  for (let i = 0; i < count; i++) if (indegree[i] === 0) heap.push(i);
   const order: Node[] = [];
   while (heap.size) {
     const i = heap.pop();
     order.push(nodes[i]);
-    for (const j of dependents[i]) if (--indegree[j] === 0) heap.push(j);
+    for (let e = start[i]; e < start[i + 1]; e++) {
+      const j = targets[e];
+      if (--indegree[j] === 0) heap.push(j);
+    }
   }
   if (order.length !== nodes.length) {
     const stuck = nodes.filter((_, i) => indegree[i] > 0).slice(0, 5).map((n) => n.describe());

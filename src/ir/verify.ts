@@ -3,7 +3,7 @@ import { VerifyError } from './errors';
 import type { Graph } from './graph';
 import type { Model } from './model';
 import type { Node } from './node';
-import { formatShape, sameShape } from './type';
+import { formatShape } from './type';
 import type { Value } from './value';
 
 export interface VerifyOptions {
@@ -13,15 +13,28 @@ export interface VerifyOptions {
 
 /**
  * Lists every violation of the IR contracts: SSA (one definition per name), topological order, dangling or
- * out-of-scope values, use lists that disagree with node inputs, missing opset imports, and type/shape
- * mismatches where both sides are known. Each message names the node or value.
+ * out-of-scope values, use lists that disagree with node inputs, subgraphs not attached where they are
+ * held, missing opset imports, and type/shape mismatches where both sides are known. Each message names
+ * the node or value.
  */
 export function verify(model: Model, options: VerifyOptions = {}): string[] {
   const problems: string[] = [];
-  const holder = new Map<Graph, Node>();
   const graphs = model.graph.allGraphs();
-  for (const g of graphs) for (const n of g.nodes) for (const sg of n.subgraphs()) holder.set(sg, n);
-  const functionBodies = model.functions.map((f) => f.body);
+  const functionGraphs = model.functions.flatMap((f) => f.body.allGraphs());
+  const holder = new Map<Graph, Node>();
+  for (const g of [...graphs, ...functionGraphs]) {
+    for (const n of g.nodes) {
+      for (const sg of n.subgraphs()) {
+        const prev = holder.get(sg);
+        if (prev) problems.push(`subgraph '${sg.name}' is held by two attributes (of nodes ${prev.describe()} and ${n.describe()}); copy it instead`);
+        else holder.set(sg, n);
+        if (sg.outer !== g) {
+          problems.push(`subgraph '${sg.name}' of node ${n.describe()} was made for ${sg.outer ? `graph '${sg.outer.name}'` : 'no outer graph'}, not for graph '${g.name}' holding it (names and scope are not shared)`);
+        }
+      }
+    }
+  }
+  const positions = new Positions();
 
   const definedBy = new Map<string, string>();
   const define = (v: Value, where: string) => {
@@ -35,8 +48,17 @@ export function verify(model: Model, options: VerifyOptions = {}): string[] {
     else definedBy.set(v.name, where);
   };
 
-  for (const g of graphs) verifyGraph(g, holder, problems, define);
-  for (const body of functionBodies) for (const g of body.allGraphs()) verifyGraph(g, holder, problems, () => {});
+  for (const g of graphs) verifyGraph(g, holder, positions, problems, define);
+  for (const f of model.functions) {
+    const fnDefined = new Map<string, string>();
+    const defineInFunction = (v: Value, where: string) => {
+      if (v.isOmitted || !v.name) return;
+      const prev = fnDefined.get(v.name);
+      if (prev !== undefined) problems.push(`value '${v.name}' is defined twice in function '${f.name}' (${prev} and ${where}) — SSA violated`);
+      else fnDefined.set(v.name, where);
+    };
+    for (const g of f.body.allGraphs()) verifyGraph(g, holder, positions, problems, defineInFunction);
+  }
 
   for (const g of graphs) {
     for (const n of g.nodes) {
@@ -56,19 +78,37 @@ export function assertValid(model: Model, options?: VerifyOptions): void {
   if (problems.length) throw new VerifyError(problems);
 }
 
-function verifyGraph(g: Graph, holder: Map<Graph, Node>, problems: string[], define: (v: Value, where: string) => void): void {
-  const position = new Map<Node, number>();
-  let i = 0;
-  for (const n of g.nodes) position.set(n, i++);
+/** Node positions per graph, computed once per graph (verify is linear, not quadratic, in nested graphs). */
+class Positions {
+  private readonly maps = new Map<Graph, Map<Node, number>>();
+  of(g: Graph): Map<Node, number> {
+    let m = this.maps.get(g);
+    if (!m) {
+      m = new Map();
+      let i = 0;
+      for (const n of g.nodes) m.set(n, i++);
+      this.maps.set(g, m);
+    }
+    return m;
+  }
+}
+
+function verifyGraph(g: Graph, holder: Map<Graph, Node>, positions: Positions, problems: string[], define: (v: Value, where: string) => void): void {
+  const position = positions.of(g);
   const where = `graph '${g.name}'`;
   for (const v of g.inputs) {
     define(v, `input of ${where}`);
-    if (v.graph !== g) problems.push(`input '${v.name}' of ${where} is not owned by it`);
+    if (v.producer) problems.push(`input '${v.name}' of ${where} is also produced by node ${v.producer.describe()}`);
+    else if (v.graph !== g) problems.push(`input '${v.name}' of ${where} is not owned by it`);
+    checkUses(v, problems);
   }
   for (const [name, v] of g.initializers) {
     if (!g.inputs.includes(v)) define(v, `initializer of ${where}`);
     if (v.name !== name) problems.push(`initializer '${name}' of ${where} is registered under another name ('${v.name}')`);
     if (!v.constValue) problems.push(`initializer '${name}' of ${where} has no tensor`);
+    if (v.producer) problems.push(`initializer '${name}' of ${where} is also produced by node ${v.producer.describe()}`);
+    else if (v.graph !== g) problems.push(`initializer '${name}' of ${where} is not owned by it`);
+    if (!g.inputs.includes(v)) checkUses(v, problems);
   }
 
   /** Is `v` usable at node position `pos` of graph `g` (pos = Infinity for graph outputs)? */
@@ -83,11 +123,12 @@ function verifyGraph(g: Graph, holder: Map<Graph, Node>, problems: string[], def
       while (cur !== pg) {
         const h = holder.get(cur);
         if (!h || !h.graph) return problems.push(`${user} uses '${v.name}', which is out of scope (produced in graph '${pg.name}')`);
-        at = positionIn(h.graph, h);
+        at = positions.of(h.graph).get(h) ?? -1;
         cur = h.graph;
       }
-      const pp = cur === g ? position.get(p) : positionIn(cur, p);
-      if (pp === undefined || !(pp < at)) problems.push(`${user} uses '${v.name}' before it is produced by ${p.describe()} (not in topological order)`);
+      const pp = positions.of(cur).get(p);
+      if (pp === undefined) return problems.push(`${user} uses '${v.name}', produced by node ${p.describe()} which is missing from graph '${pg.name}' (dangling)`);
+      if (!(pp < at)) problems.push(`${user} uses '${v.name}' before it is produced by ${p.describe()} (not in topological order)`);
       return;
     }
     const owner = v.graph;
@@ -95,40 +136,51 @@ function verifyGraph(g: Graph, holder: Map<Graph, Node>, problems: string[], def
     if (!owner.inputs.includes(v) && owner.initializers.get(v.name) !== v) {
       return problems.push(`${user} uses '${v.name}', which is neither an input nor an initializer of graph '${owner.name}' (dangling)`);
     }
-    if (!g.isInScope(v)) problems.push(`${user} uses '${v.name}', which is out of scope (defined in graph '${owner.name}')`);
+    // Scope follows the holder chain (as for node outputs), so a subgraph made for another graph is caught.
+    let cur: Graph | undefined = g;
+    while (cur && cur !== owner) cur = holder.get(cur)?.graph ?? undefined;
+    if (!cur) problems.push(`${user} uses '${v.name}', which is out of scope (defined in graph '${owner.name}')`);
   };
 
   for (const n of g.nodes) {
     const pos = position.get(n) as number;
+    if (n.graph !== g) problems.push(`node ${n.describe()} is listed in ${where} but says it belongs to ${n.graph ? `graph '${n.graph.name}'` : 'no graph'}`);
     n.inputs.forEach((v, idx) => {
       if (!v) return;
       check(v, `node ${n.describe()} input ${idx}`, pos);
-      if (!v.uses().some((u) => u.node === n && u.index === idx)) problems.push(`use list of '${v.name}' misses node ${n.describe()} input ${idx}`);
+      if (!v.hasUse(n, idx)) problems.push(`use list of '${v.name}' misses node ${n.describe()} input ${idx}`);
     });
     n.outputs.forEach((o, idx) => {
       define(o, `node ${n.describe()}`);
       if (o.producer !== n || o.outputIndex !== idx) problems.push(`output ${idx} '${o.name}' of node ${n.describe()} has a wrong producer link`);
-      for (const u of o.uses()) {
-        if (u.node.inputs[u.index] !== o) problems.push(`use list of '${o.name}' names node ${u.node.describe()} input ${u.index}, which holds something else`);
-        if (!u.node.graph) problems.push(`use list of '${o.name}' names removed node ${u.node.describe()}`);
-      }
+      if (o.isOmitted && (o.hasUses() || o.isGraphOutput)) problems.push(`output ${idx} of node ${n.describe()} is omitted (not produced) but used`);
+      checkUses(o, problems);
     });
   }
   g.outputs.forEach((v, idx) => check(v, `output ${idx} of ${where}`, Infinity));
 }
 
-function positionIn(g: Graph, n: Node): number {
-  return g.nodes.indexOf(n);
+/** Every recorded use must be a node in a graph that holds the value at that input. */
+function checkUses(v: Value, problems: string[]): void {
+  for (const u of v.uses()) {
+    if (u.node.inputs[u.index] !== v) problems.push(`use list of '${v.name}' names node ${u.node.describe()} input ${u.index}, which holds something else`);
+    if (!u.node.graph) problems.push(`use list of '${v.name}' names removed node ${u.node.describe()}`);
+  }
 }
 
 function verifyTypes(graphs: Graph[], problems: string[]): void {
   for (const g of graphs) {
     for (const [name, v] of g.initializers) {
       const t = v.constValue;
-      if (!t || !v.type || v.type.kind !== 'tensor') continue;
+      if (!t || !v.type) continue;
+      if (v.type.kind !== 'tensor') {
+        problems.push(`initializer '${name}' is declared as a ${v.type.kind}, not a tensor`);
+        continue;
+      }
       if (v.type.elemType !== t.dtype) problems.push(`initializer '${name}' is declared ${dataTypeName(v.type.elemType)} but holds ${dataTypeName(t.dtype)}`);
-      if (v.type.shape && !v.type.shape.every((d) => typeof d !== 'number') && !sameShape(v.type.shape.map((d, i) => (typeof d === 'number' ? d : t.dims[i])), t.dims)) {
-        problems.push(`initializer '${name}' is declared ${formatShape(v.type.shape)} but holds [${t.dims.join(', ')}]`);
+      const s = v.type.shape;
+      if (s && (s.length !== t.dims.length || s.some((d, i) => typeof d === 'number' && d !== t.dims[i]))) {
+        problems.push(`initializer '${name}' is declared ${formatShape(s)} but holds [${t.dims.join(', ')}]`);
       }
     }
     for (const n of g.nodes) {

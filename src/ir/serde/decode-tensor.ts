@@ -4,7 +4,10 @@ import { checkExternalLocation } from '../external-path';
 import { ExternalTensor, RawTensor, StringTensor, Tensor } from '../tensor';
 import { Msg, entries, get, toSafeNumber } from './proto-access';
 
-/** Largest tensor byte size we accept in a description (2^53); anything larger is refused before allocating. */
+/**
+ * Largest element count, and byte size, a tensor may claim (2^53 - 1, so sizes stay exact numbers); anything
+ * larger is refused while reading the dims, before a byte is allocated.
+ */
 const MAX_ELEMENTS = Number.MAX_SAFE_INTEGER;
 
 export interface TensorDecodeContext {
@@ -12,7 +15,7 @@ export interface TensorDecodeContext {
   baseDir: string | undefined;
 }
 
-export function decodeDims(m: Msg, field: string, what: string): number[] {
+export function decodeDims(m: Msg, field: string, what: string, bitsPerElement = 8): number[] {
   const raw = get.nums(m, field);
   const dims: number[] = [];
   let count = 1;
@@ -22,7 +25,9 @@ export function decodeDims(m: Msg, field: string, what: string): number[] {
     dims.push(d);
     count *= d;
   }
-  if (count > MAX_ELEMENTS) throw new SerdeError('SERDE_TOO_LARGE', `${what} claims ${count} elements`, what);
+  if (count > MAX_ELEMENTS || (count * bitsPerElement) / 8 > MAX_ELEMENTS) {
+    throw new SerdeError('SERDE_TOO_LARGE', `${what} claims ${count} elements`, what);
+  }
   return dims;
 }
 
@@ -35,11 +40,14 @@ export function decodeTensor(m: Msg, ctx: TensorDecodeContext): Tensor {
     throw new SerdeError('SERDE_DTYPE', `${what} has unknown or undefined data type ${code}`, name);
   }
   const dtype = code as DataType;
-  const dims = decodeDims(m, 'dims', what);
+  const dims = decodeDims(m, 'dims', what, bitsPerElement(dtype) ?? 8);
   if (get.has(m, 'segment')) throw new SerdeError('SERDE_UNSUPPORTED', `${what} is segmented (TensorProto.segment), which is not supported`, name);
   const count = dims.reduce((a, b) => a * b, 1);
   let t: Tensor;
-  if (get.int(m, 'data_location', what) === 1) {
+  const location = get.int(m, 'data_location', what);
+  if (location !== 0 && location !== 1) throw new SerdeError('SERDE_TENSOR_DATA', `${what} has unknown data_location ${location}`, name);
+  if (location === 1) {
+    if (dtype === DataType.STRING) throw new SerdeError('SERDE_EXTERNAL', `${what} is a STRING tensor with external data, which ONNX does not allow`, name);
     t = decodeExternal(m, dtype, dims, name, ctx);
   } else if (dtype === DataType.STRING) {
     const strings = get.bytesList(m, 'string_data');

@@ -1,7 +1,7 @@
 import * as path from 'path';
 import { Attribute, AttrType, AttrValue, SparseTensorValue } from '../attribute';
 import { DataType, isKnownDataType } from '../dtype';
-import { OnnxLowerError, SerdeError } from '../errors';
+import { IrError, OnnxLowerError, SerdeError } from '../errors';
 import { Graph } from '../graph';
 import { Model, OnnxFunction } from '../model';
 import { Node } from '../node';
@@ -25,7 +25,13 @@ export function decodeModel(bytes: Uint8Array, options: DecodeOptions = {}): Mod
     if (e instanceof OnnxLowerError) throw e;
     throw new SerdeError('SERDE_MALFORMED', `not a valid ONNX model: ${(e as Error).message}`);
   }
-  return modelFromProto(proto, { baseDir: options.baseDir ? path.resolve(options.baseDir) : undefined });
+  try {
+    return modelFromProto(proto, { baseDir: options.baseDir ? path.resolve(options.baseDir) : undefined });
+  } catch (e) {
+    // The IR refusing something while a file is decoded (a name defined twice...) means a malformed file.
+    if (e instanceof IrError) throw new SerdeError('SERDE_INVALID', `invalid ONNX model: ${e.message}`, e.subject);
+    throw e;
+  }
 }
 
 export function modelFromProto(m: Msg, ctx: TensorDecodeContext): Model {
@@ -82,6 +88,7 @@ function decodeGraph(gp: Msg, outer: Graph | null, ctx: TensorDecodeContext): Gr
     if (!v.name) throw new SerdeError('SERDE_NAME', `graph '${g.name}' has an input with no name`, g.name);
     g.addInput(v);
   }
+  const infos = valueInfoTypes(get.msgs(gp, 'value_info'));
   for (const tp of get.msgs(gp, 'initializer')) {
     const t = decodeTensor(tp, ctx);
     if (!t.name) throw new SerdeError('SERDE_NAME', `graph '${g.name}' has an initializer with no name`, g.name);
@@ -93,9 +100,15 @@ function decodeGraph(gp: Msg, outer: Graph | null, ctx: TensorDecodeContext): Gr
       if (g.names.has(t.name)) throw new SerdeError('SERDE_DUPLICATE', `initializer '${t.name}' is defined twice`, t.name);
       const v = g.addInitializer(t.name, t, { exactName: true });
       v.type = { kind: 'tensor', elemType: t.dtype, shape: [...t.dims] };
+      // Exporters describe initializers in value_info too (types, metadata_props): keep that.
+      const info = infos.get(t.name);
+      if (info) {
+        applyValueInfo(v, info);
+        v._inValueInfo = true;
+      }
     }
   }
-  buildNodes(g, get.msgs(gp, 'node'), ctx, valueInfoTypes(get.msgs(gp, 'value_info')));
+  buildNodes(g, get.msgs(gp, 'node'), ctx, infos);
   for (const vi of get.msgs(gp, 'output')) {
     const v = lookup(g, get.str(vi, 'name'), `output of graph '${g.name}'`);
     applyValueInfo(v, vi);
@@ -114,15 +127,18 @@ function buildNodes(g: Graph, nodes: Msg[], ctx: TensorDecodeContext, infos: Map
       name: get.str(np, 'name'), outputs,
     });
     if (!node.op) throw new SerdeError('SERDE_NODE', `a node${node.name ? ` '${node.name}'` : ''} in graph '${g.name}' has no op_type`, node.name);
+    const seen = new Set<string>();
     for (const out of node.outputs) {
-      if (!out.isOmitted && g.names.has(out.name)) {
+      if (out.isOmitted) continue;
+      if (g.names.has(out.name) || seen.has(out.name)) {
         throw new SerdeError('SERDE_DUPLICATE', `value '${out.name}' is produced twice (node ${node.describe()})`, out.name);
       }
+      seen.add(out.name);
     }
     node.docString = get.str(np, 'doc_string');
     for (const [k, v] of entries(np, 'metadata_props')) node.metadata.set(k, v);
     if (get.has(np, 'device_configurations')) node.extra.device_configurations = np.device_configurations;
-    node.unknownFields = get.unknown(np);
+    if (np.$unknown?.length) node.unknownFields = get.unknown(np);
     g.append(node);
     for (const out of node.outputs) {
       const info = infos.get(out.name);
@@ -156,7 +172,7 @@ function applyValueInfo(v: Value, vi: Msg): void {
   if (tp) v.type = decodeType(tp);
   v.docString = get.str(vi, 'doc_string');
   for (const [k, val] of entries(vi, 'metadata_props')) v.metadata.set(k, val);
-  v.unknownFields = get.unknown(vi);
+  if (vi.$unknown?.length) v.unknownFields = get.unknown(vi);
 }
 
 export function decodeType(tp: Msg, depth = 0): TypeInfo {

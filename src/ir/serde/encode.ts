@@ -3,7 +3,7 @@ import { DataType } from '../dtype';
 import type { Graph } from '../graph';
 import type { Model, OnnxFunction } from '../model';
 import type { Node } from '../node';
-import { StringTensor, Tensor } from '../tensor';
+import { ExternalTensor, StringTensor, Tensor } from '../tensor';
 import type { TypeInfo } from '../type';
 import type { Value } from '../value';
 import { Msg, stringToBytes } from './proto-access';
@@ -19,6 +19,19 @@ export interface EncodeOptions {
   place?: (t: Tensor) => TensorPlacement;
 }
 
+/**
+ * A placement that leaves external tensors where they are (same location, offset and length) and writes
+ * the rest inline: re-encoding a loaded model this way reads no weight bytes. The result is meant to sit
+ * next to the original data files (same folder).
+ */
+export function keepExternal(t: Tensor): TensorPlacement {
+  if (t instanceof ExternalTensor && t.isExternal) {
+    const { location, offset, length, extra } = t.external;
+    return { kind: 'external', location, offset, length, ...(extra && extra.length ? { extra } : {}) };
+  }
+  return { kind: 'inline' };
+}
+
 export function encodeModel(model: Model, options: EncodeOptions = {}): Uint8Array {
   return encodeProto('onnx.ModelProto', modelToProto(model, options) as unknown as ProtoMessage);
 }
@@ -32,7 +45,8 @@ export function modelToProto(model: Model, options: EncodeOptions = {}): Msg {
     producer_name: model.producerName,
     producer_version: model.producerVersion,
     domain: model.domain,
-    model_version: BigInt(model.modelVersion),
+    // 0 is the default: leave it out, as protobuf writers do for an unset field.
+    model_version: model.modelVersion ? BigInt(model.modelVersion) : undefined,
     doc_string: model.docString,
     graph: enc.graph(model.graph),
     metadata_props: props(model.metadata),
@@ -42,8 +56,8 @@ export function modelToProto(model: Model, options: EncodeOptions = {}): Msg {
   return finish(m, model.unknownFields);
 }
 
-function props(map: ReadonlyMap<string, string>): Msg[] {
-  return [...map].map(([key, value]) => ({ key, value }));
+function props(map: ReadonlyMap<string, string> | undefined): Msg[] {
+  return map ? [...map].map(([key, value]) => ({ key, value })) : [];
 }
 
 /** Drops empty optional fields (so the output matches what protobuf writers emit) and attaches unknowns. */
@@ -93,13 +107,20 @@ class Encoder {
     return finish(m, g.unknownFields);
   }
 
-  /** value_info for typed intermediate values (node outputs that are not graph inputs/outputs). */
+  /**
+   * value_info: initializers that the source file described there or that carry more than their tensor
+   * says (metadata, doc, a declared type that differs), then typed intermediate values (node outputs that are not graph inputs/outputs).
+   */
   private valueInfos(g: Graph, skip: Set<Value>): Msg[] {
     const out: Msg[] = [];
+    for (const v of g.initializers.values()) {
+      if (skip.has(v)) continue;
+      if (v._inValueInfo || v.docString || v._metadataIfAny() || v.unknownFields.length || !typeIsTensorOf(v)) out.push(this.valueInfo(v));
+    }
     for (const n of g.nodes) {
       for (const o of n.outputs) {
         if (o.isOmitted || skip.has(o)) continue;
-        if (o.type || o.docString || o.metadata.size || o.unknownFields.length) out.push(this.valueInfo(o));
+        if (o.type || o.docString || o._metadataIfAny() || o.unknownFields.length) out.push(this.valueInfo(o));
       }
     }
     return out;
@@ -110,7 +131,7 @@ class Encoder {
       name: v.name,
       type: v.type ? typeProto(v.type) : undefined,
       doc_string: v.docString,
-      metadata_props: props(v.metadata),
+      metadata_props: props(v._metadataIfAny()),
     }, v.unknownFields);
   }
 
@@ -124,7 +145,7 @@ class Encoder {
       overload: n.overload,
       attribute: [...n.attributes.values()].map((a) => this.attribute(a)),
       doc_string: n.docString,
-      metadata_props: props(n.metadata),
+      metadata_props: props(n._metadataIfAny()),
     };
     // Trailing omitted inputs are not written, as exporters do.
     const inputs = m.input as string[];
@@ -182,6 +203,16 @@ class Encoder {
     if (t.dtype === DataType.UNDEFINED) delete m.data_type;
     return finish(m, t.unknownFields);
   }
+}
+
+/** True when the value's declared type is exactly what its initializer tensor implies (nothing to write). */
+function typeIsTensorOf(v: Value): boolean {
+  const t = v.constValue;
+  const ty = v.type;
+  if (!t) return true;
+  if (!ty) return true;
+  if (ty.kind !== 'tensor' || ty.elemType !== t.dtype || ty.denotation !== undefined || ty.dimDenotations !== undefined) return false;
+  return ty.shape !== undefined && ty.shape.length === t.dims.length && ty.shape.every((d, i) => d === t.dims[i]);
 }
 
 export function typeProto(t: TypeInfo): Msg {

@@ -1,7 +1,7 @@
 export { decodeModel, modelFromProto, decodeType } from './decode';
 export type { DecodeOptions } from './decode';
-export { encodeModel, modelToProto, typeProto } from './encode';
+export { encodeModel, keepExternal, modelToProto, typeProto } from './encode';
 export type { EncodeOptions, TensorPlacement } from './encode';
-export { saveModel, PROTOBUF_LIMIT } from './save';
-export type { SaveOptions } from './save';
+export { saveModel, planSave, PROTOBUF_LIMIT, AUTO_EXTERNAL_MARGIN } from './save';
+export type { SaveOptions, SavePlan } from './save';
 export { loadModel } from './load';

@@ -1,13 +1,17 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { SerdeError } from '../errors';
+import { OnnxLowerError, SerdeError } from '../errors';
 import { checkExternalLocation } from '../external-path';
 import type { Model } from '../model';
 import { ExternalTensor, StringTensor, Tensor } from '../tensor';
-import { encodeModel, TensorPlacement } from './encode';
+import { modelToProto, TensorPlacement } from './encode';
+import { encodeProtoChunks, ProtoMessage } from './wire';
 
 /** Protobuf cannot hold messages of 2 GiB or more. */
 export const PROTOBUF_LIMIT = 2 ** 31 - 1;
+
+/** Room left for the graph itself when 'auto' decides whether inline weights still fit under the limit. */
+export const AUTO_EXTERNAL_MARGIN = 64 * 1024 * 1024;
 
 export interface SaveOptions {
   /**
@@ -23,14 +27,67 @@ export interface SaveOptions {
   alignment?: number;
   /** Called with (bytesWritten, totalBytes) while copying weights. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Keep loaded external tensors where they are: the saved model points at the data file(s) they were loaded
+   * from (location made relative to the output's folder), and none of their bytes is read or copied. The
+   * output must sit in that file's folder or above it (a location cannot leave the model's folder); the
+   * data file must then stay in place. Tensors made in memory are placed as the other options say.
+   */
+  referenceExternalData?: boolean;
+}
+
+/** Where a save puts each tensor: decided from sizes alone, before anything is read or written. */
+export interface SavePlan {
+  /** Whether a data file is written. */
+  readonly external: boolean;
+  /** Tensors that go to the data file, in file order, with their aligned offsets. */
+  readonly placements: ReadonlyMap<Tensor, { readonly offset: number; readonly length: number }>;
+  /** Size of the data file (0 when nothing goes there). */
+  readonly dataBytes: number;
+  /** Tensor bytes that stay inside the model file. */
+  readonly inlineBytes: number;
+}
+
+/**
+ * Decides inline vs external placement for `tensors` (initializers, each once). Pure: it looks only at
+ * `byteLength`, so a 100 GB model is planned without reading a byte. Refuses a plan whose inline part
+ * cannot fit in a protobuf message.
+ */
+export function planSave(tensors: readonly Tensor[], options: Pick<SaveOptions, 'externalData' | 'sizeThreshold' | 'alignment'> = {}): SavePlan {
+  const threshold = options.sizeThreshold ?? 1024;
+  const alignment = Math.max(1, options.alignment ?? 4096); // 0 means "no alignment"
+  if (!Number.isSafeInteger(alignment)) throw new SerdeError('SAVE_OPTIONS', `alignment must be an integer, got ${options.alignment}`);
+  if (!(threshold >= 0)) throw new SerdeError('SAVE_OPTIONS', `sizeThreshold must be at least 0, got ${threshold}`);
+  const total = tensors.reduce((s, t) => s + t.byteLength, 0);
+  const mode = options.externalData ?? 'auto';
+  const external = mode === true || (mode === 'auto' && total > PROTOBUF_LIMIT - AUTO_EXTERNAL_MARGIN);
+  const placements = new Map<Tensor, { offset: number; length: number }>();
+  let offset = 0;
+  let inlineBytes = total;
+  if (external) {
+    for (const t of tensors) {
+      if (t instanceof StringTensor || t.byteLength < threshold || placements.has(t)) continue;
+      offset += (alignment - (offset % alignment)) % alignment;
+      placements.set(t, { offset, length: t.byteLength });
+      offset += t.byteLength;
+      inlineBytes -= t.byteLength;
+    }
+  }
+  if (inlineBytes > PROTOBUF_LIMIT) {
+    throw new SerdeError('SAVE_TOO_LARGE', external
+      ? `${inlineBytes} bytes of tensors would stay inline, over protobuf's 2 GB limit; lower sizeThreshold`
+      : `the model holds ${inlineBytes} bytes of tensors, over protobuf's 2 GB limit; save with external data`);
+  }
+  return { external, placements, dataBytes: offset, inlineBytes };
 }
 
 const COPY_CHUNK = 16 * 1024 * 1024;
 
 /**
  * Saves atomically: the data file and the model are written to temporary files in the target folder and
- * renamed into place, so an interrupted save never damages an existing model. External weights are copied
- * by byte range, never decoded.
+ * renamed into place, so a save that fails never damages an existing model (the two renames are the only
+ * window, and they are the last step). External weights are copied by byte range, never decoded. Saving
+ * over the data file a loaded model reads from is safe: its tensors are pointed at the new file.
  */
 export function saveModel(model: Model, filePath: string, options: SaveOptions = {}): void {
   const target = path.resolve(filePath);
@@ -38,66 +95,118 @@ export function saveModel(model: Model, filePath: string, options: SaveOptions =
   if (!fs.existsSync(dir)) throw new SerdeError('SAVE_NO_DIR', `cannot save to '${filePath}': folder '${dir}' does not exist`, filePath);
   const location = options.location ?? `${path.basename(target)}.data`;
   checkExternalLocation(location);
-  const threshold = options.sizeThreshold ?? 1024;
-  const alignment = Math.max(1, options.alignment ?? 4096);
 
   const tensors = collectTensors(model);
-  const inlineBytes = tensors.reduce((s, t) => s + (t instanceof StringTensor ? t.byteLength : t.byteLength), 0);
-  const mode = options.externalData ?? 'auto';
-  const external = mode === true || (mode === 'auto' && inlineBytes > PROTOBUF_LIMIT - 64 * 1024 * 1024);
+  // referenceExternalData: loaded external tensors keep their bytes where they are; only the rest is planned.
+  const referenced = options.referenceExternalData ? referencePlacements(tensors, dir, filePath) : new Map<Tensor, TensorPlacement>();
+  const plan = planSave(referenced.size ? tensors.filter((t) => !referenced.has(t)) : tensors, options);
+  const writeData = plan.external && plan.placements.size > 0;
 
-  const suffix = `.tmp-${process.pid}-${Date.now().toString(36)}`;
+  const suffix = `.tmp-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   const tmpModel = target + suffix;
   const dataPath = path.join(dir, location);
   const tmpData = dataPath + suffix;
   const cleanup = () => {
-    for (const f of [tmpModel, tmpData]) if (fs.existsSync(f)) fs.rmSync(f, { force: true });
+    for (const f of [tmpModel, tmpData]) {
+      try {
+        fs.rmSync(f, { force: true });
+      } catch {
+        // best effort: the original error matters more
+      }
+    }
   };
   try {
-    let placements = new Map<Tensor, TensorPlacement>();
-    if (external) placements = writeDataFile(tensors, tmpData, location, threshold, alignment, options.onProgress);
-    const bytes = encodeModel(model, { place: (t) => placements.get(t) ?? { kind: 'inline' } });
-    if (bytes.byteLength > PROTOBUF_LIMIT) {
-      throw new SerdeError('SAVE_TOO_LARGE', `the model is ${bytes.byteLength} bytes inline, over protobuf's 2 GB limit; save with external data`, filePath);
+    // Tensors whose bytes come from the data file this save replaces: after the rename they read the new one.
+    const rebind: ExternalTensor[] = [];
+    if (writeData) {
+      const replaced = realPathOrSelf(dataPath);
+      for (const t of referenced.keys()) {
+        if (realPathOrSelf((t as ExternalTensor).dataPath()) === replaced) {
+          throw new SerdeError('SAVE_REFERENCE', `cannot save '${filePath}': its data file '${location}' would replace the file that referenced tensor '${t.name}' lives in; choose another location`, t.name);
+        }
+      }
+      for (const t of plan.placements.keys()) if (t instanceof ExternalTensor && realPathOrSelf(t.dataPath()) === replaced) rebind.push(t);
+      writeDataFile(plan, tmpData, options.onProgress);
     }
-    writeFileSynced(tmpModel, bytes);
-    if (external) fs.renameSync(tmpData, dataPath);
+    const place = (t: Tensor): TensorPlacement => {
+      const p = plan.placements.get(t);
+      return p ? { kind: 'external', location, offset: p.offset, length: p.length } : referenced.get(t) ?? { kind: 'inline' };
+    };
+    const chunks = encodeProtoChunks('onnx.ModelProto', modelToProto(model, { place }) as unknown as ProtoMessage);
+    const size = chunks.reduce((s, c) => s + c.byteLength, 0);
+    if (size > PROTOBUF_LIMIT) {
+      throw new SerdeError('SAVE_TOO_LARGE', `the model is ${size} bytes, over protobuf's 2 GB limit; save with external data`, filePath);
+    }
+    writeFileSynced(tmpModel, chunks);
+    if (writeData) fs.renameSync(tmpData, dataPath);
     fs.renameSync(tmpModel, target);
+    syncDir(dir);
+    for (const t of rebind) {
+      const p = plan.placements.get(t)!;
+      t._rebind({ location, offset: p.offset, length: p.length, baseDir: dir });
+    }
   } catch (e) {
     cleanup();
-    throw e;
+    if (e instanceof OnnxLowerError) throw e;
+    throw new SerdeError('SAVE_IO', `cannot save '${filePath}': ${(e as Error)?.message ?? String(e)}`, filePath);
   }
 }
 
-/** Every tensor with bytes: initializers of all graphs (attribute tensors stay inline: they are small). */
+/** Every tensor with bytes, once: initializers of all graphs (attribute tensors stay inline: they are small). */
 function collectTensors(model: Model): Tensor[] {
-  const out: Tensor[] = [];
-  for (const g of model.graph.allGraphs()) for (const v of g.initializers.values()) if (v.constValue) out.push(v.constValue);
+  const out = new Set<Tensor>();
+  for (const g of model.graph.allGraphs()) for (const v of g.initializers.values()) if (v.constValue) out.add(v.constValue);
+  return [...out];
+}
+
+/**
+ * Placements that reference each external tensor's current bytes from a model saved in `dir`. Refuses a data
+ * file outside `dir` (its location would need `..`), naming the tensor and the file.
+ */
+function referencePlacements(tensors: readonly Tensor[], dir: string, filePath: string): Map<Tensor, TensorPlacement> {
+  const out = new Map<Tensor, TensorPlacement>();
+  const base = realPathOrSelf(dir);
+  // Thousands of tensors share a few files: resolve (realpath) each file once.
+  const locations = new Map<string, string>();
+  for (const t of tensors) {
+    if (!(t instanceof ExternalTensor)) continue;
+    const key = `${t.external.baseDir}\0${t.external.location}`;
+    let location = locations.get(key);
+    if (location === undefined) {
+      const file = t.dataPath();
+      location = path.relative(base, file).split(path.sep).join('/');
+      try {
+        checkExternalLocation(location);
+      } catch {
+        throw new SerdeError('SAVE_REFERENCE', `cannot reference the bytes of tensor '${t.name}' from '${filePath}': its data file '${file}' is not inside the output's folder '${dir}'; save next to the data file or copy the weights`, t.name);
+      }
+      locations.set(key, location);
+    }
+    const { offset, length, extra } = t.external;
+    out.set(t, { kind: 'external', location, offset, length, ...(extra && extra.length ? { extra } : {}) });
+  }
   return out;
 }
 
-function writeDataFile(
-  tensors: Tensor[], file: string, location: string, threshold: number, alignment: number,
-  onProgress?: (done: number, total: number) => void,
-): Map<Tensor, TensorPlacement> {
-  const placements = new Map<Tensor, TensorPlacement>();
-  const chosen = tensors.filter((t) => !(t instanceof StringTensor) && t.byteLength >= threshold);
-  const total = chosen.reduce((s, t) => s + t.byteLength, 0);
+function realPathOrSelf(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return path.resolve(p);
+  }
+}
+
+function writeDataFile(plan: SavePlan, file: string, onProgress?: (done: number, total: number) => void): void {
   const fd = fs.openSync(file, 'w');
   try {
-    let offset = 0;
     let done = 0;
-    for (const t of chosen) {
-      const pad = (alignment - (offset % alignment)) % alignment;
-      if (pad) {
-        writeAll(fd, new Uint8Array(pad), offset);
-        offset += pad;
-      }
-      const length = t.byteLength;
+    const total = [...plan.placements.values()].reduce((s, p) => s + p.length, 0);
+    let end = 0;
+    for (const [t, { offset, length }] of plan.placements) {
+      if (offset > end) writeAll(fd, new Uint8Array(offset - end), end); // alignment padding
       if (t instanceof ExternalTensor && t.isExternal) copyRange(t, fd, offset);
       else writeAll(fd, t.bytes(), offset);
-      placements.set(t, { kind: 'external', location, offset, length });
-      offset += length;
+      end = offset + length;
       done += length;
       onProgress?.(done, total);
     }
@@ -105,7 +214,6 @@ function writeDataFile(
   } finally {
     fs.closeSync(fd);
   }
-  return placements;
 }
 
 /** Copies an external tensor's bytes from its file into `fd` in chunks, without holding them all. */
@@ -135,12 +243,29 @@ function writeAll(fd: number, bytes: Uint8Array, position: number): void {
   while (done < bytes.byteLength) done += fs.writeSync(fd, bytes, done, bytes.byteLength - done, position + done);
 }
 
-function writeFileSynced(file: string, bytes: Uint8Array): void {
+function writeFileSynced(file: string, chunks: readonly Uint8Array[]): void {
   const fd = fs.openSync(file, 'w');
   try {
-    writeAll(fd, bytes, 0);
+    let at = 0;
+    for (const c of chunks) {
+      writeAll(fd, c, at);
+      at += c.byteLength;
+    }
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/** Makes the renames durable (best effort: not every file system lets a folder be fsynced). */
+function syncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // ignore
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
