@@ -64,13 +64,31 @@ class Rows {
       if (!this.done[b]) {
         this.tokens[b].push(id);
         if (!this.o.ignoreEos && this.o.eosTokenIds?.includes(id)) this.done[b] = true;
+        if (this.tokens[b].length >= this.o.maxNewTokens) this.done[b] = true;
       }
       out.push(this.done[b] ? (this.tokens[b][this.tokens[b].length - 1] as number) : id);
     }
     return out;
   }
+  /**
+   * Every row is finished: at EOS or at maxNewTokens, each on its own. (Requiring all rows at EOS or all at the
+   * limit never ended a batch with one row at EOS and another at the limit: the loop ran past the cache.)
+   */
   get finished(): boolean {
     return this.done.every(Boolean) || this.tokens.every((t) => t.length >= this.o.maxNewTokens);
+  }
+}
+
+/** Runs the model; a backend failure (e.g. a batch the graph does not accept) becomes a typed GenerationError. */
+async function runModel(backend: Backend, feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
+  try {
+    return await backend.run(feeds);
+  } catch (e) {
+    if (e instanceof OnnxLowerError) throw e;
+    const ids = feeds.input_ids;
+    const err = new GenerationError('GEN_RUN', `the model failed on input_ids [${ids ? ids.dims.join(', ') : '?'}]: ${(e as Error).message}`);
+    err.cause = e;
+    throw err;
   }
 }
 
@@ -111,7 +129,7 @@ export async function generateWithStaticCache(
       [cacheNames.start]: int64Host([start], []),
       [cacheNames.end]: int64Host([start + len], []),
     };
-    const out = await backend.run(feeds);
+    const out = await runModel(backend, feeds);
     for (const l of layout.layers) {
       caches[l.keyName] = out[l.keyOutput] ?? fail(l.keyOutput);
       caches[l.valueName] = out[l.valueOutput] ?? fail(l.valueOutput);
@@ -155,7 +173,7 @@ export async function generate(backend: Backend, prompt: readonly (readonly numb
   while (o.maxNewTokens > 0 && !rows.finished) {
     const t = performance.now();
     const len = seqs[0].length;
-    const out = await backend.run({
+    const out = await runModel(backend, {
       input_ids: int64Host(seqs.flat(), [batch, len]),
       position_ids: int64Host(seqs.flatMap(() => Array.from({ length: len }, (_, i) => i)), [batch, len]),
     });
