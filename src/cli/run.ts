@@ -4,8 +4,8 @@ import type { Model } from '../ir/model';
 import { loadModel } from '../ir/serde';
 import { CACHE_KINDS, CacheKind, lowerLlm, PRECISIONS, Precision } from '../passes/llm/pipeline';
 import type { Backend } from '../runtime/backend';
-import { BACKENDS, BackendKind, createBackend } from '../runtime/backends';
-import { cacheLayout } from '../runtime/cache-layout';
+import { BACKENDS, BackendKind, BackendUnavailableError, createBackend } from '../runtime/backends';
+import { cacheLayout, ModelInterfaceError } from '../runtime/cache-layout';
 import { generate, GenerationError, GenerationResult, generateWithStaticCache } from '../runtime/generate';
 import { eosTokenIds, maxPositions, resolveModel } from '../runtime/model-source';
 import { createRng, SamplingOptions } from '../runtime/sampling';
@@ -129,6 +129,7 @@ export async function runCommand(argv: string[], out: (s: string) => void, err: 
   const progress = (s: string) => {
     if (!o.json) err(s);
   };
+  checkPrecisionOnBackend(o.precision, o.backend);
   const t0 = performance.now();
   // Text needs the tokenizer; ids given directly (or random benchmark ids) only use it to print text when present.
   const idsGiven = o.inputIds !== undefined || (o.benchmark && o.isl !== undefined);
@@ -147,6 +148,7 @@ export async function runCommand(argv: string[], out: (s: string) => void, err: 
   const original = loadModel(o.source.onnxPath);
   const loadMs = performance.now() - t0;
   progress(`load     ${loadMs.toFixed(0)} ms  ${o.source.onnxPath} (${promptIds.length} prompt tokens × batch ${o.batch})`);
+  checkCausalLm(original, o.source.onnxPath);
   checkBatch(original, o.batch);
 
   const eos = eosTokenIds(o.source.config);
@@ -203,6 +205,32 @@ function tryTokenizer(dir: string): TextTokenizer | undefined {
 function randomIds(n: number, vocab: number, seed: number): number[] {
   const rng = createRng(seed + 1);
   return Array.from({ length: n }, () => Math.floor(rng() * vocab));
+}
+
+/**
+ * onnxruntime's CPU provider has no bfloat16 kernels (MatMul, Add, Mul, Softmax, … are missing, Reshape and
+ * Concat refuse the type) and onnxruntime-node cannot even hand it bfloat16 caches: say so before any work.
+ */
+function checkPrecisionOnBackend(precision: Precision, backend: BackendKind): void {
+  if (precision === 'BF16' && backend === 'cpu') {
+    throw new BackendUnavailableError('BACKEND_PRECISION', "BF16 cannot run on the cpu backend: onnxruntime's CPU provider has no bfloat16 kernels (MatMul, Add, Softmax, …); use --precision FP16 or FP32, or --backend cuda (onnx-lower lower --precision BF16 still writes the graph)");
+  }
+}
+
+/** What `run` feeds and reads: inputs input_ids and position_ids (nothing else), an output named logits. */
+function checkCausalLm(model: Model, file: string): void {
+  const inputs = model.graph.inputs.filter((v) => !v.isInitializer).map((v) => v.name);
+  const missing = ['input_ids', 'position_ids'].filter((n) => !inputs.includes(n));
+  const extra = inputs.filter((n) => n !== 'input_ids' && n !== 'position_ids');
+  const noLogits = !model.graph.outputs.some((v) => v.name === 'logits');
+  if (missing.length || extra.length || noLogits) {
+    const why = [
+      missing.length ? `no input ${missing.map((n) => `'${n}'`).join(' or ')}` : '',
+      extra.length ? `other inputs (${extra.join(', ')})` : '',
+      noLogits ? "no output 'logits'" : '',
+    ].filter(Boolean).join(', ');
+    throw new ModelInterfaceError('MODEL_UNSUPPORTED', `unsupported graph: '${path.basename(file)}' is not a causal-LM export run can drive (it has ${why}); run needs inputs input_ids and position_ids and an output logits`);
+  }
 }
 
 function checkBatch(model: Model, batch: number): void {

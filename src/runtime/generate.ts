@@ -1,4 +1,5 @@
 import { OnnxLowerError } from '../ir/errors';
+import { bfloat16ToFloat, halfToFloat } from '../ir/float16';
 import { cacheNames } from '../passes/llm/cache-names';
 import type { Backend } from './backend';
 import type { CacheLayout } from './cache-layout';
@@ -57,10 +58,10 @@ class Rows {
   /** Picks next ids from logits [B, S, V] at position `pos`; returns them (finished rows repeat EOS). */
   next(logits: HostTensor, pos: number): number[] {
     const [batch, seq, vocab] = logits.dims;
-    const data = logits.data as Float32Array;
     const out: number[] = [];
     for (let b = 0; b < batch; b++) {
-      const id = sampleToken(data, (b * seq + pos) * vocab, vocab, this.o.sampling ?? {}, this.rng);
+      const row = logitsRow(logits, (b * seq + pos) * vocab, vocab);
+      const id = sampleToken(row.data, row.offset, vocab, this.o.sampling ?? {}, this.rng);
       if (!this.done[b]) {
         this.tokens[b].push(id);
         if (!this.o.ignoreEos && this.o.eosTokenIds?.includes(id)) this.done[b] = true;
@@ -77,6 +78,22 @@ class Rows {
   get finished(): boolean {
     return this.done.every(Boolean) || this.tokens.every((t) => t.length >= this.o.maxNewTokens);
   }
+}
+
+/**
+ * One row of logits as numbers: float32 in place; float16/bfloat16 (an fp16 export's logits) decoded from their
+ * raw 16-bit patterns, which would otherwise be compared as integers.
+ */
+function logitsRow(t: HostTensor, offset: number, vocab: number): { data: ArrayLike<number>; offset: number } {
+  if (t.type === 'float32' || t.type === 'float64') return { data: t.data as Float32Array, offset };
+  if (t.type === 'float16' || t.type === 'bfloat16') {
+    const raw = t.data as ArrayLike<number>;
+    const decode = t.type === 'float16' ? halfToFloat : bfloat16ToFloat;
+    const row = new Float32Array(vocab);
+    for (let i = 0; i < vocab; i++) row[i] = decode(raw[offset + i]);
+    return { data: row, offset: 0 };
+  }
+  throw new GenerationError('GEN_OUTPUT', `the model's logits are ${t.type}, not a float type`);
 }
 
 /** Runs the model; a backend failure (e.g. a batch the graph does not accept) becomes a typed GenerationError. */
