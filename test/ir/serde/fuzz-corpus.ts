@@ -3,10 +3,12 @@
  * corruptions guided by the wire structure), and the per-input oracle. Shared by test/ir/serde/fuzz.test.ts
  * (≥ 10k inputs in CI) and bench/fuzz/run.ts (the long run).
  */
+import fc from 'fast-check';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Graph, Model, OnnxLowerError, summarize, verify } from '../../../src/ir';
 import { decodeModel, encodeModel, keepExternal, loadModel } from '../../../src/ir/serde';
+import { buildModel, modelRecipe } from '../random-model';
 
 // ---- deterministic randomness ----------------------------------------------------------------------------
 
@@ -89,6 +91,11 @@ function trimGraph(g: Graph, count: number): void {
   g.remove(drop);
   for (const v of [...g.initializers.values()]) if (!v.hasUses() && !v.isGraphOutput && !v.isGraphInput) g.removeInitializer(v);
   for (const v of [...g.inputs]) if (!v.hasUses() && !v.isGraphOutput && !v.isInitializer) g.removeInput(v);
+}
+
+/** Encoded random models (every attribute type, subgraphs, functions, odd dtypes): small, varied seeds. */
+export function randomModelSeeds(count: number, fcSeed = 2024): Seed[] {
+  return fc.sample(modelRecipe, { numRuns: count, seed: fcSeed }).map((r, i) => seed(`random-${i}`, encodeModel(buildModel(r))));
 }
 
 export function seed(name: string, bytes: Uint8Array): Seed {
@@ -296,6 +303,32 @@ export function randomBytes(rng: Rng): Uint8Array {
   for (let i = 0; i < n; i++) out[i] = rng.int(256);
   if (rng.next() < 0.5 && n > 4) out.set([0x08, 0x0a, 0x3a, Math.min(n - 4, 127)], 0);
   return out;
+}
+
+/** Mixes a run seed and a case index into one 32-bit seed (so any case can be regenerated alone). */
+export function caseSeed(runSeed: number, index: number): number {
+  let h = (runSeed ^ Math.imul(index + 0x9e3779b9, 0x85ebca6b)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+export interface Pools {
+  /** The real fixtures (slow to decode: use a few percent of cases). */
+  big: readonly Seed[];
+  /** Trimmed fixtures and random models. */
+  small: readonly Seed[];
+}
+
+/** Case `index` of run `runSeed`: random bytes, or one mutation of a big or a small seed. Deterministic. */
+export function makeCase(runSeed: number, index: number, pools: Pools, mix = { random: 0.2, big: 0.06 }): { what: string; bytes: Uint8Array } {
+  const rng = new Rng(caseSeed(runSeed, index));
+  const r = rng.next();
+  if (r < mix.random) return { what: 'random bytes', bytes: randomBytes(rng) };
+  const pool = r < mix.random + mix.big ? pools.big : pools.small;
+  const s = rng.pick(pool);
+  const m = mutate(rng, s, pool);
+  return { what: `${s.name} ${m.kind}`, bytes: m.bytes };
 }
 
 // ---- the oracle ---------------------------------------------------------------------------------------------
