@@ -9,3 +9,4 @@ export { StaticCacheV3 } from './static-cache-v3';
 export { sdpaRules, sdpaDecomposedRule, attentionCanonicalRule } from './sdpa/rules';
 export { proveCausal } from './causal-proof';
 export { stripRepeatKv } from './repeat-kv';
+import '../fusions';
