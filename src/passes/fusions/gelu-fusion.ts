@@ -8,7 +8,8 @@ import { oneOf, patternOps, v, ValuePattern } from '../pattern/builder';
 import { applyRules } from '../pattern/driver';
 import { defineRule, failure, Rule } from '../pattern/rule';
 import { loweringPass } from '../registry';
-import { FLOAT_TYPES, notApplied, withOpsetAtLeast } from './util';
+import { withOpsetAtLeast } from '../opset';
+import { FLOAT_TYPES, notApplied } from './util';
 
 const op = patternOps();
 const x = v('x');

@@ -5,7 +5,8 @@ import { applyRules } from '../pattern/driver';
 import type { Rule } from '../pattern/rule';
 import { loweringPass } from '../registry';
 import { rmsnormRules } from './rmsnorm/rules';
-import { notApplied, withOpsetAtLeast } from './util';
+import { withOpsetAtLeast } from '../opset';
+import { notApplied } from './util';
 
 /**
  * Decomposed RMSNorm (`Pow(x,2) → ReduceMean → Add(ε) → Sqrt → Reciprocal|Div → Mul(x) → Mul(weight)`, optional

@@ -6,7 +6,8 @@ import { applyRules } from '../pattern/driver';
 import type { Rule } from '../pattern/rule';
 import { loweringPass } from '../registry';
 import { DEFAULT_ROTARY_MAX_POSITIONS, rotaryRules } from './rotary/rules';
-import { notApplied, withOpsetAtLeast } from './util';
+import { withOpsetAtLeast } from '../opset';
+import { notApplied } from './util';
 
 /** Model metadata: the positions the RoPE caches cover (a runtime must not feed position_ids beyond). */
 export const ROTARY_MAX_POSITIONS_KEY = 'onnx_lower.rotary_max_positions';

@@ -1,6 +1,7 @@
 import type { Model } from '../../ir/model';
 import { eliminateDeadCode } from '../common/dce';
-import { Pass, PassContext, PassResult } from '../pass';
+import { opsetRaiseBlocker } from '../opset';
+import { Pass, PassContext, PassResult, PreconditionError } from '../pass';
 import { applyRules } from '../pattern/driver';
 import { loweringPass } from '../registry';
 import { sdpaRules } from './sdpa/rules';
@@ -16,6 +17,13 @@ export class SdpaCanonicalize implements Pass {
   readonly inPlace = true;
   /** The rewrite rules, for `--explain`. */
   readonly rules = sdpaRules;
+
+  /** Canonical Attention is opset 23: refuse models whose opset cannot be raised without a version converter. */
+  requires(model: Model): void {
+    const blocker = opsetRaiseBlocker(model, 23);
+    if (blocker) throw new PreconditionError(`sdpa_canonicalize: ${blocker}; re-export with opset 18 or later`);
+  }
+
   run(model: Model, ctx: PassContext): PassResult {
     // Rules see the source opset (mask probes evaluate the exporter's ops, Softmax defaults depend on it); the
     // import is raised to 23 for the Attention nodes only once something was rewritten.
