@@ -5,7 +5,7 @@ import { loadModel } from '../ir/serde';
 import { CACHE_KINDS, CacheKind, lowerLlm, PRECISIONS, Precision } from '../passes/llm/pipeline';
 import type { Backend } from '../runtime/backend';
 import { BACKENDS, BackendKind, BackendUnavailableError, createBackend } from '../runtime/backends';
-import { cacheLayout, ModelInterfaceError } from '../runtime/cache-layout';
+import { cacheLayout, ModelInterfaceError, positionLimit } from '../runtime/cache-layout';
 import { generate, GenerationError, GenerationResult, generateWithStaticCache } from '../runtime/generate';
 import { eosTokenIds, maxPositions, resolveModel } from '../runtime/model-source';
 import { createRng, SamplingOptions } from '../runtime/sampling';
@@ -254,7 +254,7 @@ async function makeRunner(
   progress(`session  ${(performance.now() - ts).toFixed(0)} ms  (${backendKind}${isBaseline ? ', baseline' : ''})`);
   const layout = cacheLayout(lowered);
   const go = (prompt: number[][], ignoreEos: boolean) => {
-    const g = { maxNewTokens: o.numTokens, eosTokenIds: eos, ignoreEos, sampling: o.sampling };
+    const g = { maxNewTokens: o.numTokens, eosTokenIds: eos, ignoreEos, sampling: o.sampling, maxPositions: positionLimit(lowered) };
     return layout ? generateWithStaticCache(backend, layout, prompt, g) : generate(backend, prompt, g);
   };
   return { label: { backend: backendKind, cache: isBaseline ? 'none (baseline)' : cache, precision }, loweringMs, backend, go };

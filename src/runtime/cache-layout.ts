@@ -2,6 +2,7 @@ import { DataType, dataTypeName } from '../ir/dtype';
 import { OnnxLowerError } from '../ir/errors';
 import type { Model } from '../ir/model';
 import { cacheNames } from '../passes/llm/cache-names';
+import { ROTARY_MAX_POSITIONS_KEY } from '../passes/fusions/rotary-fusion';
 import type { HostDType } from './host-tensor';
 
 export interface CacheLayer {
@@ -61,4 +62,11 @@ export function cacheLayout(model: Model): CacheLayout | undefined {
     return { keyName: key.name, valueName: value.name, keyOutput: cacheNames.keyOutput(i), valueOutput: cacheNames.valueOutput(i), heads: s[1], headDim: s[3], dtype: hostDType(key.dtype) };
   });
   return { layers, maxSeqLen: maxSeq, batch, kind: model.metadata.get('onnx_lower.static_cache') };
+}
+
+/** Positions a lowered graph supports, when rotary_fusion recorded its table size (undefined = no recorded limit). */
+export function positionLimit(model: Model): number | undefined {
+  const v = model.metadata.get(ROTARY_MAX_POSITIONS_KEY);
+  const n = v === undefined ? NaN : Number(v);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
 }

@@ -15,6 +15,16 @@ export interface GenerateOptions {
   sampling?: SamplingOptions;
   /** Called after each step with the step index (0 = prefill) and its wall time. */
   onStep?: (step: number, ms: number) => void;
+  /** Positions the lowered graph supports (e.g. the RoPE tables of rotary_fusion); checked before running. */
+  maxPositions?: number;
+}
+
+/** Refuses a generation whose positions would run past what the graph supports (no silent garbage). */
+function checkPositions(promptLen: number, o: GenerateOptions): void {
+  const needed = promptLen + Math.max(0, o.maxNewTokens - 1);
+  if (o.maxPositions !== undefined && needed > o.maxPositions) {
+    throw new GenerationError('GEN_TOO_LONG', `prompt (${promptLen} tokens) + ${o.maxNewTokens} new tokens reaches position ${needed - 1}, but the lowered graph supports positions below ${o.maxPositions}`);
+  }
 }
 
 export interface StaticCacheOptions extends GenerateOptions {
@@ -124,6 +134,7 @@ export async function generateWithStaticCache(
   backend: Backend, layout: CacheLayout, prompt: readonly (readonly number[])[], o: StaticCacheOptions,
 ): Promise<GenerationResult> {
   const promptLen = checkPrompt(prompt);
+  checkPositions(promptLen, o);
   const batch = prompt.length;
   if (layout.batch !== undefined && layout.batch !== batch) throw new GenerationError('GEN_BATCH', `the model is lowered for batch ${layout.batch}, got ${batch} prompts`);
   const needed = promptLen + Math.max(0, o.maxNewTokens - 1);
@@ -180,7 +191,7 @@ function fail(name: string): never {
 
 /** Generation without a cache: the whole sequence is recomputed each step (the un-lowered baseline). */
 export async function generate(backend: Backend, prompt: readonly (readonly number[])[], o: GenerateOptions): Promise<GenerationResult> {
-  checkPrompt(prompt);
+  checkPositions(checkPrompt(prompt), o);
   const batch = prompt.length;
   const rows = new Rows(batch, o);
   const seqs = prompt.map((r) => [...r]);

@@ -20,3 +20,20 @@ describe('raising the opset to 23 for canonical Attention', () => {
     first.op = saved;
   });
 });
+
+describe('position limit recorded by rotary_fusion', () => {
+  test('generation past the RoPE tables is refused before running', async () => {
+    const { OrtBackend } = await import('../../../src/runtime/ort-backend');
+    const { cacheLayout, positionLimit } = await import('../../../src/runtime/cache-layout');
+    const { generateWithStaticCache } = await import('../../../src/runtime/generate');
+    const lowered = lowerLlm(loadExport('llama', 18), { cache: 'static_v2', maxSeqLen: 32 }).model;
+    const limit = positionLimit(lowered);
+    expect(limit).toBe(32);
+    const backend = await OrtBackend.create(lowered);
+    const layout = cacheLayout(lowered)!;
+    await expect(generateWithStaticCache(backend, { ...layout, maxSeqLen: undefined }, [[1, 2, 3]], { maxNewTokens: 40, maxPositions: limit }))
+      .rejects.toThrow(/position 41.*positions below 32/);
+    const ok = await generateWithStaticCache(backend, layout, [[1, 2, 3]], { maxNewTokens: 8, maxPositions: limit, ignoreEos: true });
+    expect(ok.tokens[0]).toHaveLength(8);
+  });
+});
