@@ -1,3 +1,4 @@
+import { cloneModel } from '../../ir/clone';
 import type { Model } from '../../ir/model';
 import { eliminateDeadCode } from '../common/dce';
 import { opsetRaiseBlocker } from '../opset';
@@ -18,16 +19,17 @@ export class SdpaCanonicalize implements Pass {
   /** The rewrite rules, for `--explain`. */
   readonly rules = sdpaRules;
 
-  /** Canonical Attention is opset 23: refuse models whose opset cannot be raised without a version converter. */
-  requires(model: Model): void {
-    const blocker = opsetRaiseBlocker(model, 23);
-    if (blocker) throw new PreconditionError(`sdpa_canonicalize: ${blocker}; re-export with opset 18 or later`);
-  }
-
   run(model: Model, ctx: PassContext): PassResult {
     // Rules see the source opset (mask probes evaluate the exporter's ops, Softmax defaults depend on it); the
     // import is raised to 23 for the Attention nodes only once something was rewritten.
     const before = model.opset('') ?? 0;
+    // Canonical Attention is opset 23. Where the opset cannot be raised without a version converter, an attention
+    // the rules would rewrite is an error (checked on a copy); a model with nothing to rewrite passes unchanged.
+    const blocker = opsetRaiseBlocker(model, 23);
+    if (blocker) {
+      if (applyRules(cloneModel(model), this.rules).changes > 0) throw new PreconditionError(`sdpa_canonicalize: ${blocker}; re-export with opset 18 or later`);
+      return { model, modified: false, changes: 0 };
+    }
     const result = applyRules(model, this.rules, { log: ctx.log });
     if (result.changes > 0 && before < 23) model.opsetImports.set('', 23);
     const removed = result.changes ? eliminateDeadCode(model) : 0;
