@@ -4,7 +4,7 @@ import type { Model } from '../ir/model';
 import { loadModel } from '../ir/serde';
 import { CACHE_KINDS, CacheKind, lowerLlm, PRECISIONS, Precision } from '../passes/llm/pipeline';
 import type { Backend } from '../runtime/backend';
-import { BACKENDS, BackendKind, BackendUnavailableError, createBackend } from '../runtime/backends';
+import { assertBackendAvailable, BACKENDS, BackendKind, BackendUnavailableError, createBackend } from '../runtime/backends';
 import { cacheLayout, ModelInterfaceError, positionLimit } from '../runtime/cache-layout';
 import { generate, GenerationError, GenerationResult, generateWithStaticCache } from '../runtime/generate';
 import { eosTokenIds, maxPositions, resolveModel } from '../runtime/model-source';
@@ -130,6 +130,7 @@ export async function runCommand(argv: string[], out: (s: string) => void, err: 
     if (!o.json) err(s);
   };
   checkPrecisionOnBackend(o.precision, o.backend);
+  assertBackendAvailable(o.backend);
   const t0 = performance.now();
   // Text needs the tokenizer; ids given directly (or random benchmark ids) only use it to print text when present.
   const idsGiven = o.inputIds !== undefined || (o.benchmark && o.isl !== undefined);

@@ -8,6 +8,13 @@ export type BackendKind = (typeof BACKENDS)[number];
 
 export class BackendUnavailableError extends OnnxLowerError {}
 
+/** Throws BackendUnavailableError when `kind` cannot run here (checked before any lowering work). */
+export function assertBackendAvailable(kind: BackendKind): void {
+  if (kind === 'cpu') return;
+  const cuda = loadCuda();
+  if (!cuda.ok) throw new BackendUnavailableError('BACKEND_UNAVAILABLE', `cuda backend not available: ${cuda.reason}`);
+}
+
 /** Creates the backend that runs a lowered graph: onnxruntime on the CPU, or the native CUDA runtime. */
 export async function createBackend(kind: BackendKind, model: Model): Promise<Backend> {
   if (kind === 'cpu') return OrtBackend.create(model);
