@@ -1,15 +1,11 @@
+import { RuleSetPass } from '../rule-set-pass';
 import { Attribute } from '../../ir/attribute';
 import { dataTypeName } from '../../ir/dtype';
-import type { Model } from '../../ir/model';
 import type { Value } from '../../ir/value';
-import { eliminateDeadCode } from '../common/dce';
-import type { Pass, PassContext, PassResult } from '../pass';
 import { oneOf, patternOps, v, ValuePattern } from '../pattern/builder';
-import { applyRules } from '../pattern/driver';
 import { defineRule, failure, Rule } from '../pattern/rule';
 import { loweringPass } from '../registry';
-import { withOpsetAtLeast } from '../opset';
-import { FLOAT_TYPES, notApplied } from './util';
+import { FLOAT_TYPES } from './util';
 
 const op = patternOps();
 const x = v('x');
@@ -65,16 +61,8 @@ export const geluRules: readonly Rule<object>[] = [geluTanhRule, geluErfRule];
   description: 'decomposed GELU (tanh and erf forms) → Gelu-20 with approximate="tanh"|"none"',
   after: ['sdpa_canonicalize'],
 })
-export class GeluFusion implements Pass {
-  readonly inPlace = true;
+export class GeluFusion extends RuleSetPass {
   readonly rules: readonly Rule<object>[] = geluRules;
-
-  run(model: Model, ctx: PassContext): PassResult {
-    const result = withOpsetAtLeast(model, 20, () => applyRules(model, this.rules, { log: ctx.log }), (why) => {
-      ctx.log(`skipped: ${why}`);
-      return notApplied(this.rules);
-    });
-    const removed = result.changes ? eliminateDeadCode(model) : 0;
-    return { model, modified: result.changes > 0, changes: result.changes + removed, counts: result.counts };
-  }
+  protected override readonly minOpset = 20;
+  protected override readonly removeDead = true;
 }

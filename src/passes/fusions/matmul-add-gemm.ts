@@ -1,9 +1,7 @@
+import { RuleSetPass } from '../rule-set-pass';
 import { dataTypeName } from '../../ir/dtype';
-import type { Model } from '../../ir/model';
 import type { Value } from '../../ir/value';
-import type { Pass, PassContext, PassResult } from '../pass';
 import { patternOps, v } from '../pattern/builder';
-import { applyRules } from '../pattern/driver';
 import { defineRule, Failure, failure, Rule } from '../pattern/rule';
 import { loweringPass } from '../registry';
 import { FLOAT_TYPES, rankOf, staticDims } from './util';
@@ -57,12 +55,6 @@ export const matmulAddGemmRule: Rule<object> = defineRule({
   description: 'Add(MatMul(A, B), C) with 2D A, B → Gemm (rank-3 activations keep MatMul)',
   after: ['sdpa_canonicalize'],
 })
-export class MatmulAddGemm implements Pass {
-  readonly inPlace = true;
+export class MatmulAddGemm extends RuleSetPass {
   readonly rules: readonly Rule<object>[] = [matmulAddGemmRule];
-
-  run(model: Model, ctx: PassContext): PassResult {
-    const result = applyRules(model, this.rules, { log: ctx.log });
-    return { model, modified: result.changes > 0, changes: result.changes, counts: result.counts };
-  }
 }

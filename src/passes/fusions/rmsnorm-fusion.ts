@@ -1,12 +1,7 @@
-import type { Model } from '../../ir/model';
-import { eliminateDeadCode } from '../common/dce';
-import type { Pass, PassContext, PassResult } from '../pass';
-import { applyRules } from '../pattern/driver';
+import { RuleSetPass } from '../rule-set-pass';
 import type { Rule } from '../pattern/rule';
 import { loweringPass } from '../registry';
 import { rmsnormRules } from './rmsnorm/rules';
-import { withOpsetAtLeast } from '../opset';
-import { notApplied } from './util';
 
 /**
  * Decomposed RMSNorm (`Pow(x,2) → ReduceMean → Add(ε) → Sqrt → Reciprocal|Div → Mul(x) → Mul(weight)`, optional
@@ -18,17 +13,9 @@ import { notApplied } from './util';
   description: 'decomposed RMSNorm (Pow/ReduceMean/Add ε/Sqrt/Reciprocal|Div/Mul, optional casts) → RMSNormalization-23',
   after: ['sdpa_canonicalize'],
 })
-export class RmsnormFusion implements Pass {
-  readonly inPlace = true;
+export class RmsnormFusion extends RuleSetPass {
   /** The rules, for `lower --explain`. */
   readonly rules: readonly Rule<object>[] = rmsnormRules;
-
-  run(model: Model, ctx: PassContext): PassResult {
-    const result = withOpsetAtLeast(model, 23, () => applyRules(model, this.rules, { log: ctx.log }), (why) => {
-      ctx.log(`skipped: ${why}`);
-      return notApplied(this.rules);
-    });
-    const removed = result.changes ? eliminateDeadCode(model) : 0;
-    return { model, modified: result.changes > 0, changes: result.changes + removed, counts: result.counts };
-  }
+  protected override readonly minOpset = 23;
+  protected override readonly removeDead = true;
 }

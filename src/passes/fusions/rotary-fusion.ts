@@ -1,13 +1,9 @@
+import { RuleSetPass } from '../rule-set-pass';
 import type { Model } from '../../ir/model';
-import { eliminateDeadCode } from '../common/dce';
-import { PassContext, PassResult, PreconditionError } from '../pass';
-import type { Pass } from '../pass';
-import { applyRules } from '../pattern/driver';
+import { PassContext, PreconditionError } from '../pass';
 import type { Rule } from '../pattern/rule';
 import { loweringPass } from '../registry';
 import { DEFAULT_ROTARY_MAX_POSITIONS, rotaryRules } from './rotary/rules';
-import { withOpsetAtLeast } from '../opset';
-import { notApplied } from './util';
 
 /** Model metadata: the positions the RoPE caches cover (a runtime must not feed position_ids beyond). */
 export const ROTARY_MAX_POSITIONS_KEY = 'onnx_lower.rotary_max_positions';
@@ -34,20 +30,18 @@ export function rotaryMaxPositions(options: PassContext['options']): number {
   description: 'rotate-half / interleaved RoPE (and RotaryEmbedding without position_ids) → RotaryEmbedding-23 with cos/sin caches and position_ids',
   after: ['sdpa_canonicalize'],
 })
-export class RotaryFusion implements Pass {
-  readonly inPlace = true;
+export class RotaryFusion extends RuleSetPass {
   /** The rules with the default cache length, for `lower --explain`. */
   readonly rules: readonly Rule<object>[] = rotaryRules();
+  protected override readonly minOpset = 23;
+  protected override readonly removeDead = true;
 
-  run(model: Model, ctx: PassContext): PassResult {
-    const maxPositions = rotaryMaxPositions(ctx.options);
-    const rules = rotaryRules(maxPositions);
-    const result = withOpsetAtLeast(model, 23, () => applyRules(model, rules, { log: ctx.log }), (why) => {
-      ctx.log(`skipped: ${why}`);
-      return notApplied(rules);
-    });
-    const removed = result.changes ? eliminateDeadCode(model) : 0;
-    if (result.changes) model.metadata.set(ROTARY_MAX_POSITIONS_KEY, String(maxPositions));
-    return { model, modified: result.changes > 0, changes: result.changes + removed, counts: result.counts };
+  /** The cos/sin tables cover maxSeqLen (or rotaryMaxPositions, or the default) positions. */
+  protected override rulesFor(ctx: PassContext): readonly Rule<object>[] {
+    return rotaryRules(rotaryMaxPositions(ctx.options));
+  }
+
+  protected override afterRewrite(model: Model, ctx: PassContext): void {
+    model.metadata.set(ROTARY_MAX_POSITIONS_KEY, String(rotaryMaxPositions(ctx.options)));
   }
 }

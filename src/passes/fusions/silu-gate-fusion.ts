@@ -1,9 +1,7 @@
-import type { Model } from '../../ir/model';
+import { RuleSetPass } from '../rule-set-pass';
 import type { Node } from '../../ir/node';
 import type { Value } from '../../ir/value';
-import type { Pass, PassContext, PassResult } from '../pass';
 import { patternOps, v } from '../pattern/builder';
-import { applyRules } from '../pattern/driver';
 import { defineRule, failure, Rule } from '../pattern/rule';
 import { loweringPass } from '../registry';
 import { FUSION_GROUP_KEY, FUSION_KEY, producedBy } from './util';
@@ -57,12 +55,6 @@ export const siluGateRule: Rule<object> = defineRule({
   description: 'SwiGLU (g·Sigmoid(g))·up: recorded as a silu_gate group in node metadata (standard ops kept)',
   after: ['sdpa_canonicalize'],
 })
-export class SiluGateFusion implements Pass {
-  readonly inPlace = true;
+export class SiluGateFusion extends RuleSetPass {
   readonly rules: readonly Rule<object>[] = [siluGateRule];
-
-  run(model: Model, ctx: PassContext): PassResult {
-    const result = applyRules(model, this.rules, { log: ctx.log });
-    return { model, modified: result.changes > 0, changes: result.changes, counts: result.counts };
-  }
 }

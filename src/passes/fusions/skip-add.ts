@@ -1,10 +1,8 @@
-import type { Model } from '../../ir/model';
+import { RuleSetPass } from '../rule-set-pass';
 import type { Value } from '../../ir/value';
 import { sameShape } from '../../ir/type';
-import type { Pass, PassContext, PassResult } from '../pass';
 import { constantOf } from '../pattern/constant';
 import { patternOps, v } from '../pattern/builder';
-import { applyRules } from '../pattern/driver';
 import { defineRule, failure, Rule } from '../pattern/rule';
 import { loweringPass } from '../registry';
 import { FUSION_GROUP_KEY, FUSION_KEY } from './util';
@@ -54,12 +52,6 @@ export const skipAddRules: readonly Rule<object>[] = [skipRule('skip_rmsnorm', '
   description: 'residual Add → RMSNormalization/LayerNormalization pairs recorded in node metadata for add+norm kernels',
   after: ['sdpa_canonicalize', 'rmsnorm_fusion'],
 })
-export class SkipAdd implements Pass {
-  readonly inPlace = true;
+export class SkipAdd extends RuleSetPass {
   readonly rules: readonly Rule<object>[] = skipAddRules;
-
-  run(model: Model, ctx: PassContext): PassResult {
-    const result = applyRules(model, this.rules, { log: ctx.log });
-    return { model, modified: result.changes > 0, changes: result.changes, counts: result.counts };
-  }
 }

@@ -11,11 +11,6 @@ export const FUSION_GROUP_KEY = 'onnx_lower.fusion_group';
 /** Floating-point element types (the types every fused op here accepts). */
 export const FLOAT_TYPES: ReadonlySet<DataType> = new Set([DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT16, DataType.DOUBLE]);
 
-/** An applyRules-shaped result for a pass that did not run its rules (every count 0). */
-export function notApplied(rules: readonly { name: string }[]): { changes: number; counts: Record<string, number>; iterations: number; converged: boolean } {
-  return { changes: 0, counts: Object.fromEntries(rules.map((r) => [r.name, 0])), iterations: 0, converged: true };
-}
-
 /** Dims of a value when all of them are known numbers (initializers from their tensor), else undefined. */
 export function staticDims(value: Value | null | undefined): number[] | undefined {
   if (!value) return undefined;
