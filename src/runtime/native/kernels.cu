@@ -1,0 +1,1086 @@
+// CUDA implementation of the onnx-lower instruction set (ops.h) and the device functions of device.h.
+// One translation unit: the N-API glue (addon.cpp) is included at the end. cuBLAS is loaded with dlopen at
+// init, so the addon builds where only nvcc and cudart exist and loads on machines without a GPU (where
+// probe() says why it cannot run).
+#include <cuda_runtime.h>
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+#include <dlfcn.h>
+#include <cfloat>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+#include "ops.h"
+#include "device.h"
+
+using namespace onnxl;
+
+// ------------------------------------------------------------------------------------------ cuBLAS (dlopen)
+namespace cublas {
+typedef void* Handle;
+typedef int Status;
+enum { OP_N = 0, OP_T = 1 };
+enum { R_32F = 0, R_16F = 2, R_16BF = 14 };
+enum { COMPUTE_32F = 68 };
+enum { GEMM_DEFAULT = -1 };
+typedef Status (*CreateFn)(Handle*);
+typedef Status (*SetStreamFn)(Handle, cudaStream_t);
+typedef Status (*SetWorkspaceFn)(Handle, void*, size_t);
+typedef Status (*GemmStridedBatchedExFn)(Handle, int, int, int, int, int, const void*, const void*, int, int, long long,
+                                         const void*, int, int, long long, const void*, void*, int, int, long long, int, int, int);
+CreateFn create;
+SetStreamFn setStream;
+SetWorkspaceFn setWorkspace;
+GemmStridedBatchedExFn gemmStridedBatchedEx;
+Handle handle;
+void* lib;
+
+void* sym(const char* name) {
+  void* p = dlsym(lib, name);
+  if (!p) p = dlsym(lib, (std::string(name) + "_v2").c_str());
+  return p;
+}
+bool load(std::string& err) {
+  if (lib) return true;
+  const char* names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so", "/usr/local/cuda/lib64/libcublas.so.13", "/usr/local/cuda/lib64/libcublas.so"};
+  for (const char* n : names) if ((lib = dlopen(n, RTLD_NOW | RTLD_LOCAL))) break;
+  if (!lib) { err = "cuBLAS not found (libcublas.so.13): " + std::string(dlerror() ? dlerror() : ""); return false; }
+  create = (CreateFn)sym("cublasCreate");
+  setStream = (SetStreamFn)sym("cublasSetStream");
+  setWorkspace = (SetWorkspaceFn)sym("cublasSetWorkspace");
+  gemmStridedBatchedEx = (GemmStridedBatchedExFn)sym("cublasGemmStridedBatchedEx");
+  if (!create || !setStream || !setWorkspace || !gemmStridedBatchedEx) { err = "cuBLAS lacks the expected entry points"; return false; }
+  return true;
+}
+}  // namespace cublas
+
+// ------------------------------------------------------------------------------------------ state
+namespace {
+cudaStream_t g_stream;
+void* g_cublasWs;
+const size_t kCublasWs = 32u << 20;
+int g_smCount = 0;
+bool g_debugSync = false;
+std::map<int, cudaGraphExec_t> g_graphs;
+int g_nextGraph = 1;
+
+bool ck(cudaError_t e, std::string& err, const char* what) {
+  if (e == cudaSuccess) return true;
+  err = std::string(what) + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
+  return false;
+}
+
+// ------------------------------------------------------------------------------------------ element access
+__device__ __forceinline__ float toF(float v) { return v; }
+__device__ __forceinline__ float toF(__half v) { return __half2float(v); }
+__device__ __forceinline__ float toF(__nv_bfloat16 v) { return __bfloat162float(v); }
+template <class T> __device__ __forceinline__ T fromF(float v);
+template <> __device__ __forceinline__ float fromF<float>(float v) { return v; }
+template <> __device__ __forceinline__ __half fromF<__half>(float v) { return __float2half_rn(v); }
+template <> __device__ __forceinline__ __nv_bfloat16 fromF<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+
+__device__ double ldAny(const void* p, int dt, long long i) {
+  switch (dt) {
+    case DT_F32: return ((const float*)p)[i];
+    case DT_F16: return __half2float(((const __half*)p)[i]);
+    case DT_BF16: return __bfloat162float(((const __nv_bfloat16*)p)[i]);
+    case DT_I64: return (double)((const long long*)p)[i];
+    case DT_I32: return ((const int*)p)[i];
+    default: return ((const unsigned char*)p)[i];
+  }
+}
+__device__ void stAny(void* p, int dt, long long i, double v) {
+  switch (dt) {
+    case DT_F32: ((float*)p)[i] = (float)v; break;
+    case DT_F16: ((__half*)p)[i] = __float2half_rn((float)v); break;
+    case DT_BF16: ((__nv_bfloat16*)p)[i] = __float2bfloat16_rn((float)v); break;
+    case DT_I64: ((long long*)p)[i] = (long long)v; break;
+    case DT_I32: ((int*)p)[i] = (int)v; break;
+    default: ((unsigned char*)p)[i] = (unsigned char)(v != 0); break;
+  }
+}
+
+struct Nd3 {
+  int rank; unsigned dims[MAXR]; long long s0[MAXR], s1[MAXR], s2[MAXR];
+};
+__device__ __forceinline__ void offsets(const Nd3& nd, unsigned flat, long long& o0, long long& o1, long long& o2) {
+  o0 = o1 = o2 = 0;
+  for (int d = nd.rank - 1; d >= 0; d--) {
+    unsigned i = flat % nd.dims[d];
+    flat /= nd.dims[d];
+    o0 += i * nd.s0[d]; o1 += i * nd.s1[d]; o2 += i * nd.s2[d];
+  }
+}
+
+int blocksFor(long long n, int threads = 256) {
+  long long b = (n + threads - 1) / threads;
+  return (int)(b < 1 ? 1 : b > 65535LL * 32 ? 65535LL * 32 : b);
+}
+
+// ------------------------------------------------------------------------------------------ elementwise
+template <int ES>
+struct Bytes { typedef unsigned char T; };
+template <> struct Bytes<2> { typedef unsigned short T; };
+template <> struct Bytes<4> { typedef unsigned int T; };
+template <> struct Bytes<8> { typedef unsigned long long T; };
+
+template <int ES>
+__global__ void copyRaw(Nd3 nd, unsigned n, const void* in, void* out) {
+  typedef typename Bytes<ES>::T T;
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    long long oi, oo, unused;
+    offsets(nd, i, oi, oo, unused);
+    ((T*)out)[oo] = ((const T*)in)[oi];
+  }
+}
+__global__ void copyCast(Nd3 nd, unsigned n, int dti, int dto, const void* in, void* out) {
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    long long oi, oo, unused;
+    offsets(nd, i, oi, oo, unused);
+    stAny(out, dto, oo, ldAny(in, dti, oi));
+  }
+}
+
+__device__ __forceinline__ float binF(int op, float a, float b) {
+  switch (op) {
+    case B_ADD: return a + b;
+    case B_SUB: return a - b;
+    case B_MUL: return a * b;
+    case B_DIV: return a / b;
+    case B_POW: return (b == 2.f) ? a * a : powf(a, b);
+    case B_MAX: return fmaxf(a, b);
+    case B_MIN: return fminf(a, b);
+    case B_MOD: return fmodf(a, b);
+    default: return 0.f;
+  }
+}
+__device__ __forceinline__ double binAny(int op, double a, double b, bool isInt) {
+  switch (op) {
+    case B_ADD: return isInt ? a + b : (double)((float)a + (float)b);
+    case B_SUB: return isInt ? a - b : (double)((float)a - (float)b);
+    case B_MUL: return isInt ? a * b : (double)((float)a * (float)b);
+    case B_DIV: return isInt ? (b == 0 ? 0 : trunc(a / b)) : (double)((float)a / (float)b);
+    case B_POW: return isInt ? pow(a, b) : (double)powf((float)a, (float)b);
+    case B_MAX: return a > b ? a : b;
+    case B_MIN: return a < b ? a : b;
+    case B_EQ: return a == b;
+    case B_LT: return a < b;
+    case B_LE: return a <= b;
+    case B_GT: return a > b;
+    case B_GE: return a >= b;
+    case B_AND: return (a != 0) && (b != 0);
+    case B_OR: return (a != 0) || (b != 0);
+    case B_MOD: return isInt ? a - floor(a / b) * b : fmod(a, b);
+  }
+  return 0;
+}
+template <class T>
+__global__ void binarySame(int op, Nd3 nd, unsigned n, const T* a, const T* b, T* out, bool contiguous) {
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    long long oa, ob, unused;
+    if (contiguous) { oa = ob = i; } else offsets(nd, i, oa, ob, unused);
+    out[i] = fromF<T>(binF(op, toF(a[oa]), toF(b[ob])));
+  }
+}
+__global__ void binaryAny(int op, Nd3 nd, unsigned n, int dta, int dtb, int dto, const void* a, const void* b, void* out) {
+  bool isInt = !(dta <= DT_BF16);
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    long long oa, ob, unused;
+    offsets(nd, i, oa, ob, unused);
+    stAny(out, dto, i, binAny(op, ldAny(a, dta, oa), ldAny(b, dtb, ob), isInt));
+  }
+}
+
+__device__ __forceinline__ float unF(int op, float v) {
+  switch (op) {
+    case U_NEG: return -v;
+    case U_SQRT: return sqrtf(v);
+    case U_RECIP: return 1.f / v;
+    case U_SIGMOID: return 1.f / (1.f + __expf(-v));
+    case U_TANH: return tanhf(v);
+    case U_COS: return cosf(v);
+    case U_SIN: return sinf(v);
+    case U_EXP: return expf(v);
+    case U_LOG: return logf(v);
+    case U_ERF: return erff(v);
+    case U_RELU: return v > 0.f ? v : 0.f;
+    case U_ABS: return fabsf(v);
+    case U_SILU: return v / (1.f + __expf(-v));
+    case U_GELU: return 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
+    case U_GELU_TANH: return 0.5f * v * (1.f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+    case U_IDENTITY: return v;
+    case U_RSQRT: return rsqrtf(v);
+    default: return 0.f;
+  }
+}
+template <class T>
+__global__ void unarySame(int op, unsigned n, const T* in, T* out) {
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) out[i] = fromF<T>(unF(op, toF(in[i])));
+}
+__global__ void unaryAny(int op, unsigned n, int dti, int dto, const void* in, void* out) {
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    double v = ldAny(in, dti, i);
+    stAny(out, dto, i, op == U_NOT ? (double)(v == 0) : op == U_IDENTITY ? v : (double)unF(op, (float)v));
+  }
+}
+__global__ void whereAny(Nd3 nd, unsigned n, int dt, const unsigned char* c, const void* x, const void* y, void* out) {
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    long long oc, ox, oy;
+    offsets(nd, i, oc, ox, oy);
+    stAny(out, dt, i, c[oc] ? ldAny(x, dt, ox) : ldAny(y, dt, oy));
+  }
+}
+template <class T>
+__global__ void siluMul(unsigned n, const T* g, const T* u, T* out) {
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    float gv = toF(g[i]);
+    out[i] = fromF<T>(gv / (1.f + __expf(-gv)) * toF(u[i]));
+  }
+}
+
+// ------------------------------------------------------------------------------------------ reductions
+__device__ __forceinline__ float warpSum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ __forceinline__ float warpMax(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+// Block-wide sum (or max) for blockDim.x a multiple of 32, at most 1024.
+__device__ float blockReduce(float v, bool isMax) {
+  __shared__ float part[32];
+  __shared__ float result;
+  v = isMax ? warpMax(v) : warpSum(v);
+  int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  __syncthreads();
+  if (lane == 0) part[w] = v;
+  __syncthreads();
+  if (w == 0) {
+    float x = lane < nw ? part[lane] : (isMax ? -INFINITY : 0.f);
+    x = isMax ? warpMax(x) : warpSum(x);
+    if (lane == 0) result = x;
+  }
+  __syncthreads();
+  return result;
+}
+
+__global__ void reduceLast(int op, int dti, int dto, long long cols, const void* in, void* out) {
+  long long row = blockIdx.x;
+  float acc = op == R_MAX ? -INFINITY : 0.f;
+  for (long long j = threadIdx.x; j < cols; j += blockDim.x) {
+    float v = (float)ldAny(in, dti, row * cols + j);
+    acc = op == R_MAX ? fmaxf(acc, v) : acc + v;
+  }
+  acc = blockReduce(acc, op == R_MAX);
+  if (threadIdx.x == 0) stAny(out, dto, row, op == R_MEAN ? acc / (float)cols : acc);
+}
+
+template <class T, class TS>
+__global__ void rmsNorm(long long cols, float eps, const T* x, const TS* scale, T* out) {
+  const T* xr = x + blockIdx.x * cols;
+  T* yr = out + blockIdx.x * cols;
+  float ss = 0.f;
+  for (long long j = threadIdx.x; j < cols; j += blockDim.x) { float v = toF(xr[j]); ss += v * v; }
+  ss = blockReduce(ss, false);
+  float inv = rsqrtf(ss / (float)cols + eps);
+  for (long long j = threadIdx.x; j < cols; j += blockDim.x) yr[j] = fromF<T>(toF(xr[j]) * inv * toF(scale[j]));
+}
+template <class T, class TS>
+__global__ void layerNorm(long long cols, float eps, const T* x, const TS* scale, const TS* bias, T* out) {
+  const T* xr = x + blockIdx.x * cols;
+  T* yr = out + blockIdx.x * cols;
+  float s = 0.f;
+  for (long long j = threadIdx.x; j < cols; j += blockDim.x) s += toF(xr[j]);
+  float mean = blockReduce(s, false) / (float)cols;
+  float v = 0.f;
+  for (long long j = threadIdx.x; j < cols; j += blockDim.x) { float d = toF(xr[j]) - mean; v += d * d; }
+  float inv = rsqrtf(blockReduce(v, false) / (float)cols + eps);
+  for (long long j = threadIdx.x; j < cols; j += blockDim.x)
+    yr[j] = fromF<T>((toF(xr[j]) - mean) * inv * toF(scale[j]) + (bias ? toF(bias[j]) : 0.f));
+}
+template <class T>
+__global__ void softmaxLast(long long cols, const T* in, T* out) {
+  const T* xr = in + blockIdx.x * cols;
+  T* yr = out + blockIdx.x * cols;
+  float m = -INFINITY;
+  for (long long j = threadIdx.x; j < cols; j += blockDim.x) m = fmaxf(m, toF(xr[j]));
+  m = blockReduce(m, true);
+  float s = 0.f;
+  for (long long j = threadIdx.x; j < cols; j += blockDim.x) s += __expf(toF(xr[j]) - m);
+  s = blockReduce(s, false);
+  for (long long j = threadIdx.x; j < cols; j += blockDim.x) yr[j] = fromF<T>(__expf(toF(xr[j]) - m) / s);
+}
+template <class T>
+__global__ void argmaxLast(long long cols, long long rowStride, const T* in, long long* out) {
+  const T* xr = in + blockIdx.x * rowStride;
+  float best = -INFINITY;
+  long long bi = 0x7fffffffffffffffLL;
+  for (long long j = threadIdx.x; j < cols; j += blockDim.x) {
+    float v = toF(xr[j]);
+    if (v > best || (v == best && j < bi)) { best = v; bi = j; }
+  }
+  __shared__ float sv[1024];
+  __shared__ long long si[1024];
+  sv[threadIdx.x] = best; si[threadIdx.x] = bi;
+  __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) {
+      float v = sv[threadIdx.x + s]; long long i = si[threadIdx.x + s];
+      if (v > sv[threadIdx.x] || (v == sv[threadIdx.x] && i < si[threadIdx.x])) { sv[threadIdx.x] = v; si[threadIdx.x] = i; }
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) out[blockIdx.x] = si[0] == 0x7fffffffffffffffLL ? 0 : si[0];
+}
+
+// ------------------------------------------------------------------------------------------ indexing
+template <int ES>
+__global__ void gatherRows(long long outer, long long axisDim, long long inner, long long nidx, int dti, const void* data, const void* idx, void* out) {
+  typedef typename Bytes<ES>::T T;
+  long long total = outer * nidx * inner;
+  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
+    long long in_ = e % inner, r = e / inner, i = r % nidx, o = r / nidx;
+    long long k = dti == DT_I64 ? ((const long long*)idx)[i] : ((const int*)idx)[i];
+    if (k < 0) k += axisDim;
+    k = k < 0 ? 0 : k >= axisDim ? axisDim - 1 : k;
+    ((T*)out)[e] = ((const T*)data)[(o * axisDim + k) * inner + in_];
+  }
+}
+
+template <class T>
+__global__ void rope(int B, int H, int S, int D, int rd, int inter, int l3, int dtc, const T* x, const void* cs, const void* sn,
+                     const long long* pos, T* out, long long cbs) {
+  int half = rd / 2;
+  int tail = D - rd;
+  int per = half + tail;  // work items per (b, h, s) row
+  long long total = (long long)B * H * S * per;
+  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
+    int w = e % per;
+    long long r = e / per;
+    int s = r % S; long long bh = r / S; int h = bh % H; int b = bh / H;
+    long long base = l3 ? (((long long)b * S + s) * H + h) * D : (((long long)b * H + h) * S + s) * D;
+    if (w >= half) { int d = rd + (w - half); out[base + d] = x[base + d]; continue; }
+    int i = w;
+    long long crow = pos ? pos[(long long)b * S + s] * half : b * cbs + (long long)s * half;
+    float c = (float)ldAny(cs, dtc, crow + i), sv = (float)ldAny(sn, dtc, crow + i);
+    int i1 = inter ? 2 * i : i, i2 = inter ? 2 * i + 1 : i + half;
+    float x1 = toF(x[base + i1]), x2 = toF(x[base + i2]);
+    out[base + i1] = fromF<T>(c * x1 - sv * x2);
+    out[base + i2] = fromF<T>(sv * x1 + c * x2);
+  }
+}
+
+template <int ES>
+__global__ void cacheWrite(int B, int H, int T, int D, int S, void* dst, const void* cur, const long long* start) {
+  typedef typename Bytes<ES>::T E;
+  long long st = *start;
+  long long total = (long long)B * H * S * D;
+  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
+    int d = e % D; long long r = e / D; int s = r % S; long long bh = r / S;
+    long long t = st + s;
+    if (t < 0 || t >= T) continue;  // the host checks start + seq <= max_seq_len before it runs
+    ((E*)dst)[(bh * T + t) * D + d] = ((const E*)cur)[e];
+  }
+}
+
+__global__ void advance(int B, long long* ids, const long long* next, long long* pos, long long* start, long long* end, long long* log, long long* counter) {
+  if (threadIdx.x != 0 || blockIdx.x != 0) return;
+  long long c = *counter;
+  for (int b = 0; b < B; b++) { ids[b] = next[b]; pos[b] += 1; log[c * B + b] = next[b]; }
+  *start += 1; *end += 1; *counter = c + 1;
+}
+
+// ------------------------------------------------------------------------------------------ GEMV (M <= 4)
+// y_i[m, n] = sum_k x[m, k] W_i[k, n] (+ bias_i[n]) for up to 4 weight matrices sharing x (q/k/v, gate/up: one
+// launch). W_i row-major [K, N_i], N_i % (16 / sizeof(T)) == 0. A block is 32 column lanes x 8 k lanes over one
+// column tile of one segment; each thread loads 16 bytes of a W row per step. grid.y splits K; the last block
+// of a column tile to finish (atomic counter, reset by that block) adds the partial sums.
+struct GemvSeg { const void* W; const void* bias; void* y; int N; int blockStart; };
+struct GemvSegs { GemvSeg s[MAX_GEMV_SEGS]; int n; };
+
+template <class T, int M>
+__global__ void __launch_bounds__(256) gemvKernel(const T* __restrict__ x, GemvSegs segs, int K, int kChunk, float* ws, unsigned* counters) {
+  constexpr int VEC = 16 / sizeof(T);
+  constexpr int COLS = 32 * VEC;
+  __shared__ float red[8][M][COLS];
+  __shared__ bool isLast;
+  int si = 0;
+#pragma unroll
+  for (int i = 1; i < MAX_GEMV_SEGS; i++) if (i < segs.n && (int)blockIdx.x >= segs.s[i].blockStart) si = i;
+  const GemvSeg& sg = segs.s[si];
+  const T* __restrict__ W = (const T*)sg.W;
+  const T* bias = (const T*)sg.bias;
+  T* y = (T*)sg.y;
+  const int N = sg.N;
+  const int tile = blockIdx.x - sg.blockStart;
+  int tx = threadIdx.x & 31, ty = threadIdx.x >> 5;
+  int col0 = tile * COLS + tx * VEC;
+  int kb = blockIdx.y * kChunk, ke = min(K, kb + kChunk);
+  float acc[M][VEC];
+#pragma unroll
+  for (int m = 0; m < M; m++)
+#pragma unroll
+    for (int e = 0; e < VEC; e++) acc[m][e] = 0.f;
+  if (col0 < N) {
+#pragma unroll 4
+    for (int k = kb + ty; k < ke; k += 8) {
+      uint4 raw = __ldg((const uint4*)(W + (size_t)k * N + col0));
+      const T* w = (const T*)&raw;
+#pragma unroll
+      for (int m = 0; m < M; m++) {
+        float xv = toF(x[(size_t)m * K + k]);
+#pragma unroll
+        for (int e = 0; e < VEC; e++) acc[m][e] += xv * toF(w[e]);
+      }
+    }
+  }
+#pragma unroll
+  for (int m = 0; m < M; m++)
+#pragma unroll
+    for (int e = 0; e < VEC; e++) red[ty][m][tx * VEC + e] = acc[m][e];
+  __syncthreads();
+  const size_t wsCols = (size_t)gridDim.x * COLS;
+  for (int c = threadIdx.x; c < COLS; c += 256) {
+    int col = tile * COLS + c;
+    for (int m = 0; m < M; m++) {
+      float sum = 0.f;
+#pragma unroll
+      for (int j = 0; j < 8; j++) sum += red[j][m][c];
+      if (col >= N) continue;
+      if (gridDim.y == 1) y[(size_t)m * N + col] = fromF<T>(sum + (bias ? toF(bias[col]) : 0.f));
+      else ws[((size_t)blockIdx.y * M + m) * wsCols + (size_t)blockIdx.x * COLS + c] = sum;
+    }
+  }
+  if (gridDim.y == 1) return;
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    unsigned prev = atomicAdd(&counters[blockIdx.x], 1u);
+    isLast = prev == gridDim.y - 1;
+  }
+  __syncthreads();
+  if (!isLast) return;
+  __threadfence();
+  for (int c = threadIdx.x; c < COLS; c += 256) {
+    int col = tile * COLS + c;
+    if (col >= N) continue;
+    for (int m = 0; m < M; m++) {
+      float sum = 0.f;
+      for (int j = 0; j < (int)gridDim.y; j++) sum += __ldcg(&ws[((size_t)j * M + m) * wsCols + (size_t)blockIdx.x * COLS + c]);
+      y[(size_t)m * N + col] = fromF<T>(sum + (bias ? toF(bias[col]) : 0.f));
+    }
+  }
+  if (threadIdx.x == 0) counters[blockIdx.x] = 0;
+}
+
+// y[m, n] = sum_k x[m, k] W[n, k] (+ bias[n]), W row-major [N, K] with K % (16 / sizeof(T)) == 0: one warp per
+// row of W at a time (coalesced 16-byte loads along K), warp-shuffle reduction. Tied LM heads read the
+// embedding table this way without a transposed copy.
+template <class T, int M>
+__global__ void __launch_bounds__(256) gemvTKernel(const T* __restrict__ x, const T* __restrict__ W, const T* __restrict__ bias, T* __restrict__ y, int N, int K) {
+  constexpr int VEC = 16 / sizeof(T);
+  int lane = threadIdx.x & 31;
+  int warp = (blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+  int warps = (gridDim.x * blockDim.x) >> 5;
+  for (int n = warp; n < N; n += warps) {
+    const T* wr = W + (size_t)n * K;
+    float acc[M];
+#pragma unroll
+    for (int m = 0; m < M; m++) acc[m] = 0.f;
+#pragma unroll 4
+    for (int k = lane * VEC; k < K; k += 32 * VEC) {
+      uint4 raw = __ldg((const uint4*)(wr + k));
+      const T* w = (const T*)&raw;
+#pragma unroll
+      for (int m = 0; m < M; m++) {
+        uint4 xr = __ldg((const uint4*)(x + (size_t)m * K + k));
+        const T* xv = (const T*)&xr;
+#pragma unroll
+        for (int e = 0; e < VEC; e++) acc[m] += toF(xv[e]) * toF(w[e]);
+      }
+    }
+#pragma unroll
+    for (int m = 0; m < M; m++) {
+      float v = warpSum(acc[m]);
+      if (lane == 0) y[(size_t)m * N + n] = fromF<T>(v + (bias ? toF(bias[n]) : 0.f));
+    }
+  }
+}
+
+// sum = a + b (the residual stream) and out = rmsnorm(sum) * scale, one block per row.
+template <class T, class TS>
+__global__ void addRmsNorm(long long cols, float eps, const T* a, const T* b, const TS* scale, T* sum, T* out) {
+  size_t base = (size_t)blockIdx.x * cols;
+  float ss = 0.f;
+  for (long long j = threadIdx.x; j < cols; j += blockDim.x) {
+    T r = fromF<T>(toF(a[base + j]) + toF(b[base + j]));
+    sum[base + j] = r;
+    float v = toF(r);
+    ss += v * v;
+  }
+  ss = blockReduce(ss, false);
+  float inv = rsqrtf(ss / (float)cols + eps);
+  for (long long j = threadIdx.x; j < cols; j += blockDim.x) out[base + j] = fromF<T>(toF(sum[base + j]) * inv * toF(scale[j]));
+}
+
+// ------------------------------------------------------------------------------------------ attention
+// One block: one (batch, kv head, split of the keys) and 16 query rows of that kv head's group, where row r
+// is (s = r / G, q head = kvHead * G + r % G): GQA heads that share K/V share each K/V tile in shared memory.
+// 4 warps x 4 rows; a tile is 32 keys (lane = key for the scores, lane = output dims for P.V); online softmax.
+// With splits > 1 (flash-decoding), each block writes (max, sum, unnormalised output) to ws and
+// attnCombine merges the splits.
+constexpr int ATT_ROWS_PER_WARP = 4, ATT_WARPS = 4, ATT_ROWS = ATT_ROWS_PER_WARP * ATT_WARPS, ATT_KT = 32;
+
+template <class T, int NV>
+__global__ void __launch_bounds__(128) attnKernel(AttnArgs a) {
+  extern __shared__ float smem[];
+  const int D = a.D, Dv = a.Dv, G = a.Hq / a.Hkv, rowsTotal = G * a.S;
+  float* Kt = smem;                       // [32][D + 1]
+  float* Vt = Kt + ATT_KT * (D + 1);      // [32][Dv]
+  float* Qs = Vt + ATT_KT * Dv;           // [16][D]
+  const int b = blockIdx.z, kvh = blockIdx.y % a.Hkv, split = blockIdx.y / a.Hkv;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int row0 = blockIdx.x * ATT_ROWS;
+  const long long start = a.causal == C_OFFSET ? *a.start : 0;
+  long long kvlen = a.causal == C_OFFSET ? min((long long)a.T, start + a.S) : (long long)a.T;
+  const T* q = (const T*)a.q;
+  const T* kp = (const T*)a.k + b * a.kb + kvh * a.kh;
+  const T* vp = (const T*)a.v + b * a.vb + kvh * a.vh;
+  // Scaled queries into shared memory.
+  for (int e = threadIdx.x; e < ATT_ROWS * D; e += blockDim.x) {
+    int r = e / D, d = e % D, row = row0 + r;
+    float v = 0.f;
+    if (row < rowsTotal) {
+      int s = row / G, hq = kvh * G + row % G;
+      v = toF(q[b * a.qb + hq * a.qh + s * a.qs + d]) * a.scale;
+    }
+    Qs[e] = v;
+  }
+  // Key range of this block: its split, bounded by the causal limit of its last row.
+  long long kb = (long long)split * a.chunk, ke = min(kvlen, kb + a.chunk);
+  int lastRow = min(rowsTotal - 1, row0 + ATT_ROWS - 1);
+  long long sMax = lastRow / G;
+  if (a.causal == C_TOP_LEFT) ke = min(ke, sMax + 1);
+  if (a.causal == C_OFFSET) ke = min(ke, start + sMax + 1);
+  float m[ATT_ROWS_PER_WARP], l[ATT_ROWS_PER_WARP], o[ATT_ROWS_PER_WARP][NV];
+#pragma unroll
+  for (int i = 0; i < ATT_ROWS_PER_WARP; i++) {
+    m[i] = -INFINITY; l[i] = 0.f;
+#pragma unroll
+    for (int v = 0; v < NV; v++) o[i][v] = 0.f;
+  }
+  for (long long j0 = kb; j0 < ke; j0 += ATT_KT) {
+    __syncthreads();
+    for (int e = threadIdx.x; e < ATT_KT * D; e += blockDim.x) {
+      int jj = e / D, d = e % D;
+      long long j = j0 + jj;
+      Kt[jj * (D + 1) + d] = j < ke ? toF(kp[j * a.kt + d]) : 0.f;
+    }
+    for (int e = threadIdx.x; e < ATT_KT * Dv; e += blockDim.x) {
+      int jj = e / Dv, d = e % Dv;
+      long long j = j0 + jj;
+      Vt[e] = j < ke ? toF(vp[j * a.vt + d]) : 0.f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int i = 0; i < ATT_ROWS_PER_WARP; i++) {
+      int r = warp * ATT_ROWS_PER_WARP + i, row = row0 + r;
+      if (row >= rowsTotal) continue;  // warp-uniform
+      int s = row / G, hq = kvh * G + row % G;
+      long long j = j0 + lane;
+      bool ok = j < ke;
+      if (a.causal == C_TOP_LEFT) ok = ok && j <= s;
+      if (a.causal == C_OFFSET) ok = ok && j <= start + s;
+      float extra = 0.f;
+      if (ok && a.mtype != MT_NONE) {
+        long long mo = b * a.msb + hq * a.msh + s * a.mss + j * a.mst;
+        if (a.mtype == MT_BOOL) ok = ((const unsigned char*)a.mask)[mo] != 0;
+        else extra = toF(((const T*)a.mask)[mo]);
+      }
+      float sc = -INFINITY;
+      if (ok) {
+        const float* qr = Qs + r * D;
+        const float* kr = Kt + lane * (D + 1);
+        float dot = 0.f;
+        for (int d = 0; d < D; d++) dot += qr[d] * kr[d];
+        sc = dot + extra;
+      }
+      float mNew = fmaxf(m[i], warpMax(sc));
+      if (mNew == -INFINITY) continue;
+      float p = sc == -INFINITY ? 0.f : __expf(sc - mNew);
+      float corr = m[i] == -INFINITY ? 0.f : __expf(m[i] - mNew);
+      l[i] = l[i] * corr + warpSum(p);
+      m[i] = mNew;
+#pragma unroll
+      for (int v = 0; v < NV; v++) o[i][v] *= corr;
+      for (int jj = 0; jj < ATT_KT; jj++) {
+        float pj = __shfl_sync(0xffffffffu, p, jj);
+        if (pj == 0.f) continue;
+        const float* vr = Vt + jj * Dv;
+#pragma unroll
+        for (int v = 0; v < NV; v++) {
+          int d = lane + 32 * v;
+          if (d < Dv) o[i][v] += pj * vr[d];
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < ATT_ROWS_PER_WARP; i++) {
+    int row = row0 + warp * ATT_ROWS_PER_WARP + i;
+    if (row >= rowsTotal) continue;
+    int s = row / G, hq = kvh * G + row % G;
+    if (a.splits == 1) {
+      T* out = (T*)a.out + b * a.ob + hq * a.oh + s * a.os;
+      float inv = l[i] > 0.f ? 1.f / l[i] : 0.f;
+#pragma unroll
+      for (int v = 0; v < NV; v++) {
+        int d = lane + 32 * v;
+        if (d < Dv) out[d] = fromF<T>(o[i][v] * inv);
+      }
+    } else {
+      float* w = a.ws + ((((long long)b * a.Hq + hq) * a.S + s) * a.splits + split) * (Dv + 2);
+      if (lane == 0) { w[0] = m[i]; w[1] = l[i]; }
+#pragma unroll
+      for (int v = 0; v < NV; v++) {
+        int d = lane + 32 * v;
+        if (d < Dv) w[2 + d] = o[i][v];
+      }
+    }
+  }
+}
+
+template <class T>
+__global__ void attnCombine(AttnArgs a) {
+  long long row = blockIdx.x;  // (b * Hq + hq) * S + s
+  int s = row % a.S; long long bh = row / a.S; int hq = bh % a.Hq; int b = bh / a.Hq;
+  const float* w = a.ws + row * a.splits * (a.Dv + 2);
+  float M = -INFINITY;
+  for (int k = 0; k < a.splits; k++) M = fmaxf(M, w[k * (a.Dv + 2)]);
+  T* out = (T*)a.out + b * a.ob + hq * a.oh + s * a.os;
+  for (int d = threadIdx.x; d < a.Dv; d += blockDim.x) {
+    float L = 0.f, O = 0.f;
+    if (M != -INFINITY)
+      for (int k = 0; k < a.splits; k++) {
+        const float* p = w + k * (a.Dv + 2);
+        if (p[0] == -INFINITY) continue;
+        float f = __expf(p[0] - M);
+        L += p[1] * f;
+        O += p[2 + d] * f;
+      }
+    out[d] = fromF<T>(L > 0.f ? O / L : 0.f);
+  }
+}
+
+size_t attnSmem(int D, int Dv) { return (size_t)(ATT_KT * (D + 1) + ATT_KT * Dv + ATT_ROWS * D) * sizeof(float); }
+
+template <class T, int NV>
+bool launchAttnNV(const AttnArgs& a, std::string& err) {
+  size_t sm = attnSmem(a.D, a.Dv);
+  static bool raised = false;
+  if (!raised) {
+    if (!ck(cudaFuncSetAttribute(attnKernel<T, NV>, cudaFuncAttributeMaxDynamicSharedMemorySize, 160 * 1024), err, "attention smem")) {
+      // fall through: small head dims do not need it
+      cudaGetLastError();
+    }
+    raised = true;
+  }
+  int G = a.Hq / a.Hkv;
+  dim3 grid((G * a.S + ATT_ROWS - 1) / ATT_ROWS, a.Hkv * a.splits, a.B);
+  attnKernel<T, NV><<<grid, ATT_WARPS * 32, sm, g_stream>>>(a);
+  if (a.splits > 1) attnCombine<T><<<a.B * a.Hq * a.S, 128, 0, g_stream>>>(a);
+  return true;
+}
+template <class T>
+bool launchAttn(const AttnArgs& a, std::string& err) {
+  int nv = (a.Dv + 31) / 32;
+  if (a.D > 256 || a.Dv > 256) { err = "attention: head size above 256 is not supported"; return false; }
+  if (nv <= 1) return launchAttnNV<T, 1>(a, err);
+  if (nv <= 2) return launchAttnNV<T, 2>(a, err);
+  if (nv <= 4) return launchAttnNV<T, 4>(a, err);
+  return launchAttnNV<T, 8>(a, err);
+}
+
+// ------------------------------------------------------------------------------------------ dispatch
+void readNd3(ArgReader& r, Nd3& nd, int nstr) {
+  nd.rank = r.in();
+  for (int i = 0; i < MAXR; i++) nd.dims[i] = (unsigned)r.ll();
+  long long* s[3] = {nd.s0, nd.s1, nd.s2};
+  for (int k = 0; k < 3; k++)
+    for (int i = 0; i < MAXR; i++) s[k][i] = k < nstr ? r.ll() : 0;
+}
+unsigned countOf(const Nd3& nd) {
+  unsigned long long n = 1;
+  for (int i = 0; i < nd.rank; i++) n *= nd.dims[i];
+  return (unsigned)n;
+}
+bool contiguousStrides(const Nd3& nd, const long long* s) {
+  long long want = 1;
+  for (int d = nd.rank - 1; d >= 0; d--) {
+    if (nd.dims[d] != 1 && s[d] != want) return false;
+    want *= nd.dims[d];
+  }
+  return true;
+}
+
+bool gemm(int dt, int ta, int tb, long long M, long long N, long long K, long long batch, const void* A, long long sA, const void* B,
+          long long sB, void* C, long long sC, float alpha, float beta, std::string& err) {
+  int ct = dt == DT_F32 ? cublas::R_32F : dt == DT_F16 ? cublas::R_16F : cublas::R_16BF;
+  // Row-major C[M,N] = A[M,K] B[K,N] is column-major C^T = B^T A^T.
+  int opB = tb ? cublas::OP_T : cublas::OP_N, opA = ta ? cublas::OP_T : cublas::OP_N;
+  int ldb = tb ? (int)K : (int)N, lda = ta ? (int)M : (int)K;
+  cublas::Status st = cublas::gemmStridedBatchedEx(cublas::handle, opB, opA, (int)N, (int)M, (int)K, &alpha, B, ct, ldb, sB, A, ct, lda, sA,
+                                                   &beta, C, ct, (int)N, sC, (int)batch, cublas::COMPUTE_32F, cublas::GEMM_DEFAULT);
+  if (st != 0) { err = "cublasGemmStridedBatchedEx failed with status " + std::to_string(st); return false; }
+  return true;
+}
+
+template <class T>
+bool gemvT(long long M, long long K, const void* x, GemvSegs segs, int ks, float* ws, unsigned* counters, std::string& err) {
+  constexpr int COLS = 32 * (16 / sizeof(T));
+  int blocks = 0;
+  for (int i = 0; i < segs.n; i++) {
+    segs.s[i].blockStart = blocks;
+    blocks += (segs.s[i].N + COLS - 1) / COLS;
+  }
+  int kChunk = (int)(((K + ks - 1) / ks + 7) / 8 * 8);
+  int gy = (int)((K + kChunk - 1) / kChunk);
+  dim3 grid((unsigned)blocks, gy);
+  const T* xp = (const T*)x;
+  switch (M) {
+    case 1: gemvKernel<T, 1><<<grid, 256, 0, g_stream>>>(xp, segs, (int)K, kChunk, ws, counters); break;
+    case 2: gemvKernel<T, 2><<<grid, 256, 0, g_stream>>>(xp, segs, (int)K, kChunk, ws, counters); break;
+    case 3: gemvKernel<T, 3><<<grid, 256, 0, g_stream>>>(xp, segs, (int)K, kChunk, ws, counters); break;
+    case 4: gemvKernel<T, 4><<<grid, 256, 0, g_stream>>>(xp, segs, (int)K, kChunk, ws, counters); break;
+    default: err = "gemv: M above 4"; return false;
+  }
+  return true;
+}
+
+template <class T>
+bool gemvTransposed(long long M, long long N, long long K, const void* x, const void* W, const void* bias, void* y, std::string& err) {
+  int blocks = (int)std::min<long long>((N + 7) / 8, (long long)g_smCount * 16);
+  const T *xp = (const T*)x, *wp = (const T*)W, *bp = (const T*)bias;
+  T* yp = (T*)y;
+  switch (M) {
+    case 1: gemvTKernel<T, 1><<<blocks, 256, 0, g_stream>>>(xp, wp, bp, yp, (int)N, (int)K); break;
+    case 2: gemvTKernel<T, 2><<<blocks, 256, 0, g_stream>>>(xp, wp, bp, yp, (int)N, (int)K); break;
+    case 3: gemvTKernel<T, 3><<<blocks, 256, 0, g_stream>>>(xp, wp, bp, yp, (int)N, (int)K); break;
+    case 4: gemvTKernel<T, 4><<<blocks, 256, 0, g_stream>>>(xp, wp, bp, yp, (int)N, (int)K); break;
+    default: err = "gemv_t: M above 4"; return false;
+  }
+  return true;
+}
+
+#define LAUNCH_FLOAT_T(dt, KERNEL_CALL)                                   \
+  do {                                                                    \
+    if ((dt) == DT_F32) { typedef float T; KERNEL_CALL; }                 \
+    else if ((dt) == DT_F16) { typedef __half T; KERNEL_CALL; }           \
+    else if ((dt) == DT_BF16) { typedef __nv_bfloat16 T; KERNEL_CALL; }   \
+    else { err = "expected a float dtype"; return false; }                \
+  } while (0)
+
+int normThreads(long long cols) {
+  int t = 32;
+  while (t < 1024 && t < cols / 4) t *= 2;
+  return t;
+}
+
+bool execOne(int op, ArgReader& r, std::string& err) {
+  switch (op) {
+    case OP_COPY: {
+      int dti = r.in(), dto = r.in();
+      Nd3 nd; readNd3(r, nd, 2);
+      void* in = r.p<void>(); void* out = r.p<void>();
+      unsigned n = countOf(nd);
+      if (n == 0) return true;
+      if (dti == dto && contiguousStrides(nd, nd.s0) && contiguousStrides(nd, nd.s1))
+        return ck(cudaMemcpyAsync(out, in, (size_t)n * dtSize(dti), cudaMemcpyDeviceToDevice, g_stream), err, "copy");
+      if (dti == dto) {
+        switch (dtSize(dti)) {
+          case 1: copyRaw<1><<<blocksFor(n), 256, 0, g_stream>>>(nd, n, in, out); break;
+          case 2: copyRaw<2><<<blocksFor(n), 256, 0, g_stream>>>(nd, n, in, out); break;
+          case 4: copyRaw<4><<<blocksFor(n), 256, 0, g_stream>>>(nd, n, in, out); break;
+          default: copyRaw<8><<<blocksFor(n), 256, 0, g_stream>>>(nd, n, in, out); break;
+        }
+      } else {
+        copyCast<<<blocksFor(n), 256, 0, g_stream>>>(nd, n, dti, dto, in, out);
+      }
+      return true;
+    }
+    case OP_BINARY: {
+      int bop = r.in(), dta = r.in(), dtb = r.in(), dto = r.in();
+      Nd3 nd; readNd3(r, nd, 2);
+      void* a = r.p<void>(); void* b = r.p<void>(); void* out = r.p<void>();
+      unsigned n = countOf(nd);
+      if (n == 0) return true;
+      bool same = dta == dtb && dta == dto && dta <= DT_BF16 && bop <= B_MIN;
+      if (same) {
+        bool contiguous = contiguousStrides(nd, nd.s0) && contiguousStrides(nd, nd.s1);
+        LAUNCH_FLOAT_T(dta, (binarySame<T><<<blocksFor(n), 256, 0, g_stream>>>(bop, nd, n, (const T*)a, (const T*)b, (T*)out, contiguous)));
+      } else {
+        binaryAny<<<blocksFor(n), 256, 0, g_stream>>>(bop, nd, n, dta, dtb, dto, a, b, out);
+      }
+      return true;
+    }
+    case OP_UNARY: {
+      int uop = r.in(), dti = r.in(), dto = r.in(); long long n = r.ll(); void* in = r.p<void>(); void* out = r.p<void>(); r.d();
+      if (n == 0) return true;
+      if (dti == dto && dti <= DT_BF16 && uop != U_NOT) {
+        LAUNCH_FLOAT_T(dti, (unarySame<T><<<blocksFor(n), 256, 0, g_stream>>>(uop, (unsigned)n, (const T*)in, (T*)out)));
+      } else {
+        unaryAny<<<blocksFor(n), 256, 0, g_stream>>>(uop, (unsigned)n, dti, dto, in, out);
+      }
+      return true;
+    }
+    case OP_WHERE: {
+      int dt = r.in();
+      Nd3 nd; readNd3(r, nd, 3);
+      void* c = r.p<void>(); void* x = r.p<void>(); void* y = r.p<void>(); void* out = r.p<void>();
+      unsigned n = countOf(nd);
+      if (n) whereAny<<<blocksFor(n), 256, 0, g_stream>>>(nd, n, dt, (const unsigned char*)c, x, y, out);
+      return true;
+    }
+    case OP_GEMM: {
+      int dt = r.in(), ta = r.in(), tb = r.in(); long long M = r.ll(), N = r.ll(), K = r.ll(), batch = r.ll();
+      void* A = r.p<void>(); long long sA = r.ll(); void* B = r.p<void>(); long long sB = r.ll(); void* C = r.p<void>(); long long sC = r.ll();
+      float alpha = r.f(), beta = r.f();
+      if (M == 0 || N == 0) return true;
+      return gemm(dt, ta, tb, M, N, K, batch, A, sA, B, sB, C, sC, alpha, beta, err);
+    }
+    case OP_GEMV: {
+      int dt = r.in(); long long M = r.ll(), K = r.ll(); int nseg = r.in(); int ks = r.in(); float* ws = r.p<float>(); unsigned* counters = r.p<unsigned>();
+      void* x = r.p<void>();
+      if (nseg < 1 || nseg > MAX_GEMV_SEGS) { err = "gemv: 1 to 4 segments"; return false; }
+      GemvSegs segs{};
+      segs.n = nseg;
+      for (int i = 0; i < nseg; i++) {
+        segs.s[i].N = (int)r.ll(); segs.s[i].W = r.p<void>(); segs.s[i].bias = r.p<void>(); segs.s[i].y = r.p<void>();
+      }
+      if (dt == DT_F16) return gemvT<__half>(M, K, x, segs, ks, ws, counters, err);
+      if (dt == DT_BF16) return gemvT<__nv_bfloat16>(M, K, x, segs, ks, ws, counters, err);
+      return gemvT<float>(M, K, x, segs, ks, ws, counters, err);
+    }
+    case OP_GEMV_T: {
+      int dt = r.in(); long long M = r.ll(), N = r.ll(), K = r.ll(); void* x = r.p<void>(); void* W = r.p<void>(); void* bias = r.p<void>(); void* y = r.p<void>();
+      if (dt == DT_F16) return gemvTransposed<__half>(M, N, K, x, W, bias, y, err);
+      if (dt == DT_BF16) return gemvTransposed<__nv_bfloat16>(M, N, K, x, W, bias, y, err);
+      return gemvTransposed<float>(M, N, K, x, W, bias, y, err);
+    }
+    case OP_ADD_RMSNORM: {
+      int dt = r.in(), dts = r.in(); long long rows = r.ll(), cols = r.ll(); float eps = r.f();
+      void* a = r.p<void>(); void* b = r.p<void>(); void* sc = r.p<void>(); void* sum = r.p<void>(); void* out = r.p<void>();
+      if (!rows) return true;
+      if (dts == dt) { LAUNCH_FLOAT_T(dt, (addRmsNorm<T, T><<<(unsigned)rows, normThreads(cols), 0, g_stream>>>(cols, eps, (const T*)a, (const T*)b, (const T*)sc, (T*)sum, (T*)out))); }
+      else if (dts == DT_F32) { LAUNCH_FLOAT_T(dt, (addRmsNorm<T, float><<<(unsigned)rows, normThreads(cols), 0, g_stream>>>(cols, eps, (const T*)a, (const T*)b, (const float*)sc, (T*)sum, (T*)out))); }
+      else { err = "add+RMSNorm: scale dtype must match the input or be float32"; return false; }
+      return true;
+    }
+    case OP_REDUCE: {
+      int rop = r.in(), dti = r.in(), dto = r.in(); long long rows = r.ll(), cols = r.ll(); void* in = r.p<void>(); void* out = r.p<void>();
+      if (rows) reduceLast<<<(unsigned)rows, normThreads(cols), 0, g_stream>>>(rop, dti, dto, cols, in, out);
+      return true;
+    }
+    case OP_RMSNORM: {
+      int dt = r.in(), dts = r.in(); long long rows = r.ll(), cols = r.ll(); float eps = r.f(); void* x = r.p<void>(); void* sc = r.p<void>(); void* out = r.p<void>();
+      if (!rows) return true;
+      if (dts == dt) { LAUNCH_FLOAT_T(dt, (rmsNorm<T, T><<<(unsigned)rows, normThreads(cols), 0, g_stream>>>(cols, eps, (const T*)x, (const T*)sc, (T*)out))); }
+      else if (dts == DT_F32) { LAUNCH_FLOAT_T(dt, (rmsNorm<T, float><<<(unsigned)rows, normThreads(cols), 0, g_stream>>>(cols, eps, (const T*)x, (const float*)sc, (T*)out))); }
+      else { err = "RMSNormalization: scale dtype must match the input or be float32"; return false; }
+      return true;
+    }
+    case OP_LAYERNORM: {
+      int dt = r.in(), dts = r.in(); long long rows = r.ll(), cols = r.ll(); float eps = r.f(); void* x = r.p<void>(); void* sc = r.p<void>(); void* bias = r.p<void>(); void* out = r.p<void>();
+      if (!rows) return true;
+      if (dts == dt) { LAUNCH_FLOAT_T(dt, (layerNorm<T, T><<<(unsigned)rows, normThreads(cols), 0, g_stream>>>(cols, eps, (const T*)x, (const T*)sc, (const T*)bias, (T*)out))); }
+      else if (dts == DT_F32) { LAUNCH_FLOAT_T(dt, (layerNorm<T, float><<<(unsigned)rows, normThreads(cols), 0, g_stream>>>(cols, eps, (const T*)x, (const float*)sc, (const float*)bias, (T*)out))); }
+      else { err = "LayerNormalization: scale dtype must match the input or be float32"; return false; }
+      return true;
+    }
+    case OP_SOFTMAX: {
+      int dt = r.in(); long long rows = r.ll(), cols = r.ll(); void* in = r.p<void>(); void* out = r.p<void>();
+      if (rows) LAUNCH_FLOAT_T(dt, (softmaxLast<T><<<(unsigned)rows, normThreads(cols), 0, g_stream>>>(cols, (const T*)in, (T*)out)));
+      return true;
+    }
+    case OP_GATHER: {
+      int dt = r.in(), dti = r.in(); long long outer = r.ll(), axisDim = r.ll(), inner = r.ll(), nidx = r.ll();
+      void* data = r.p<void>(); void* idx = r.p<void>(); void* out = r.p<void>();
+      long long total = outer * nidx * inner;
+      if (!total) return true;
+      switch (dtSize(dt)) {
+        case 1: gatherRows<1><<<blocksFor(total), 256, 0, g_stream>>>(outer, axisDim, inner, nidx, dti, data, idx, out); break;
+        case 2: gatherRows<2><<<blocksFor(total), 256, 0, g_stream>>>(outer, axisDim, inner, nidx, dti, data, idx, out); break;
+        case 4: gatherRows<4><<<blocksFor(total), 256, 0, g_stream>>>(outer, axisDim, inner, nidx, dti, data, idx, out); break;
+        default: gatherRows<8><<<blocksFor(total), 256, 0, g_stream>>>(outer, axisDim, inner, nidx, dti, data, idx, out); break;
+      }
+      return true;
+    }
+    case OP_ROPE: {
+      int dt = r.in(), dtc = r.in(), B = r.in(), H = r.in(), S = r.in(), D = r.in(), rd = r.in(), inter = r.in(), l3 = r.in();
+      void* x = r.p<void>(); void* cs = r.p<void>(); void* sn = r.p<void>(); long long* pos = r.p<long long>(); void* out = r.p<void>(); long long cbs = r.ll();
+      long long total = (long long)B * H * S * (rd / 2 + D - rd);
+      if (total) LAUNCH_FLOAT_T(dt, (rope<T><<<blocksFor(total), 256, 0, g_stream>>>(B, H, S, D, rd, inter, l3, dtc, (const T*)x, cs, sn, pos, (T*)out, cbs)));
+      return true;
+    }
+    case OP_ATTENTION: {
+      AttnArgs a; readAttn(r, a);
+      if (a.B == 0 || a.S == 0) return true;
+      if (a.dt == DT_F32) return launchAttn<float>(a, err);
+      if (a.dt == DT_F16) return launchAttn<__half>(a, err);
+      if (a.dt == DT_BF16) return launchAttn<__nv_bfloat16>(a, err);
+      err = "attention: unsupported dtype";
+      return false;
+    }
+    case OP_CACHE_WRITE: {
+      int dt = r.in(), B = r.in(), H = r.in(), T = r.in(), D = r.in(), S = r.in();
+      void* src = r.p<void>(); void* dst = r.p<void>(); void* cur = r.p<void>(); long long* start = r.p<long long>(); r.in();
+      size_t es = dtSize(dt);
+      if (src != dst && !ck(cudaMemcpyAsync(dst, src, (size_t)B * H * T * D * es, cudaMemcpyDeviceToDevice, g_stream), err, "cache copy")) return false;
+      long long total = (long long)B * H * S * D;
+      if (!total) return true;
+      if (es == 2) cacheWrite<2><<<blocksFor(total), 256, 0, g_stream>>>(B, H, T, D, S, dst, cur, start);
+      else cacheWrite<4><<<blocksFor(total), 256, 0, g_stream>>>(B, H, T, D, S, dst, cur, start);
+      return true;
+    }
+    case OP_ARGMAX: {
+      int dt = r.in(); long long rows = r.ll(), cols = r.ll(), rs = r.ll(); void* in = r.p<void>(); long long* out = r.p<long long>();
+      if (rows) LAUNCH_FLOAT_T(dt, (argmaxLast<T><<<(unsigned)rows, 1024, 0, g_stream>>>(cols, rs, (const T*)in, out)));
+      return true;
+    }
+    case OP_ADVANCE: {
+      int B = r.in(); long long* ids = r.p<long long>(); long long* next = r.p<long long>(); long long* pos = r.p<long long>();
+      long long* start = r.p<long long>(); long long* end = r.p<long long>(); long long* log = r.p<long long>(); long long* counter = r.p<long long>();
+      advance<<<1, 32, 0, g_stream>>>(B, ids, next, pos, start, end, log, counter);
+      return true;
+    }
+    case OP_MEMCPY: {
+      void* d = r.p<void>(); void* s = r.p<void>(); long long n = r.ll();
+      return n == 0 || ck(cudaMemcpyAsync(d, s, (size_t)n, cudaMemcpyDeviceToDevice, g_stream), err, "memcpy");
+    }
+    case OP_SILU_MUL: {
+      int dt = r.in(); long long n = r.ll(); void* g = r.p<void>(); void* u = r.p<void>(); void* out = r.p<void>();
+      if (n) LAUNCH_FLOAT_T(dt, (siluMul<T><<<blocksFor(n), 256, 0, g_stream>>>((unsigned)n, (const T*)g, (const T*)u, (T*)out)));
+      return true;
+    }
+  }
+  err = "unknown opcode " + std::to_string(op);
+  return false;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------ device.h
+namespace dev {
+const char* kind() { return "cuda"; }
+
+bool probe(std::string& reason, Info& info) {
+  int n = 0;
+  cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    reason = std::string("no usable CUDA driver or device (") + cudaGetErrorName(e) + ": " + cudaGetErrorString(e) + ")";
+    cudaGetLastError();
+    return false;
+  }
+  if (n == 0) { reason = "no CUDA device"; return false; }
+  cudaDeviceProp p;
+  if (cudaGetDeviceProperties(&p, 0) != cudaSuccess) { reason = "cannot read the device properties"; return false; }
+  info.name = p.name; info.major = p.major; info.minor = p.minor; info.smCount = p.multiProcessorCount;
+  info.totalMem = p.totalGlobalMem; info.l2Bytes = p.l2CacheSize;
+  if (p.major < 8) { reason = "compute capability " + std::to_string(p.major) + "." + std::to_string(p.minor) + " is below 8.0"; return false; }
+  std::string err;
+  if (!cublas::load(err)) { reason = err; return false; }
+  return true;
+}
+
+bool init(std::string& err) {
+  Info info;
+  if (!probe(err, info)) return false;
+  g_smCount = info.smCount;
+  if (!ck(cudaSetDevice(0), err, "cudaSetDevice")) return false;
+  if (!ck(cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking), err, "cudaStreamCreate")) return false;
+  if (cublas::create(&cublas::handle) != 0) { err = "cublasCreate failed"; return false; }
+  cublas::setStream(cublas::handle, g_stream);
+  if (!ck(cudaMalloc(&g_cublasWs, kCublasWs), err, "cudaMalloc (cuBLAS workspace)")) return false;
+  cublas::setWorkspace(cublas::handle, g_cublasWs, kCublasWs);
+  return true;
+}
+
+void* alloc(size_t bytes, std::string& err) {
+  void* p = nullptr;
+  if (!ck(cudaMalloc(&p, bytes ? bytes : 256), err, "cudaMalloc")) return nullptr;
+  return p;
+}
+void release(void* p) { cudaFree(p); }
+bool upload(void* d, const void* s, size_t n, std::string& err) {
+  return ck(cudaMemcpyAsync(d, s, n, cudaMemcpyHostToDevice, g_stream), err, "upload") && ck(cudaStreamSynchronize(g_stream), err, "upload sync");
+}
+bool download(void* d, const void* s, size_t n, std::string& err) {
+  return ck(cudaMemcpyAsync(d, s, n, cudaMemcpyDeviceToHost, g_stream), err, "download") && ck(cudaStreamSynchronize(g_stream), err, "download sync");
+}
+bool fill(void* d, int b, size_t n, std::string& err) { return ck(cudaMemsetAsync(d, b, n, g_stream), err, "memset"); }
+
+bool exec(const double* prog, size_t n, std::string& err) {
+  size_t i = 0;
+  while (i < n) {
+    int op = (int)prog[i];
+    size_t nargs = (size_t)prog[i + 1];
+    if (i + 2 + nargs > n) { err = "truncated program"; return false; }
+    ArgReader r(prog + i + 2);
+    if (!execOne(op, r, err)) return false;
+    if ((size_t)r.i != nargs) { err = "opcode " + std::to_string(op) + ": read " + std::to_string(r.i) + " args, program has " + std::to_string(nargs); return false; }
+    if (!ck(cudaGetLastError(), err, ("launch of opcode " + std::to_string(op)).c_str())) return false;
+    if (g_debugSync && !ck(cudaStreamSynchronize(g_stream), err, ("opcode " + std::to_string(op)).c_str())) return false;
+    i += 2 + nargs;
+  }
+  return true;
+}
+bool sync(std::string& err) { return ck(cudaStreamSynchronize(g_stream), err, "cudaStreamSynchronize"); }
+bool captureBegin(std::string& err) { return ck(cudaStreamBeginCapture(g_stream, cudaStreamCaptureModeRelaxed), err, "cudaStreamBeginCapture"); }
+int captureEnd(std::string& err) {
+  cudaGraph_t graph;
+  if (!ck(cudaStreamEndCapture(g_stream, &graph), err, "cudaStreamEndCapture")) return -1;
+  cudaGraphExec_t exec;
+  bool ok = ck(cudaGraphInstantiate(&exec, graph, 0), err, "cudaGraphInstantiate");
+  cudaGraphDestroy(graph);
+  if (!ok) return -1;
+  int id = g_nextGraph++;
+  g_graphs[id] = exec;
+  return id;
+}
+bool graphLaunch(int id, std::string& err) {
+  auto it = g_graphs.find(id);
+  if (it == g_graphs.end()) { err = "no such graph"; return false; }
+  return ck(cudaGraphLaunch(it->second, g_stream), err, "cudaGraphLaunch");
+}
+void graphDestroy(int id) {
+  auto it = g_graphs.find(id);
+  if (it != g_graphs.end()) { cudaGraphExecDestroy(it->second); g_graphs.erase(it); }
+}
+double copyBandwidth(size_t bytes, int iters, std::string& err) {
+  void *a = nullptr, *b = nullptr;
+  if (!ck(cudaMalloc(&a, bytes), err, "cudaMalloc") || !ck(cudaMalloc(&b, bytes), err, "cudaMalloc")) { cudaFree(a); return -1; }
+  cudaMemsetAsync(a, 1, bytes, g_stream);
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0); cudaEventCreate(&e1);
+  for (int i = 0; i < 3; i++) cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, g_stream);
+  cudaEventRecord(e0, g_stream);
+  for (int i = 0; i < iters; i++) cudaMemcpyAsync(i % 2 ? a : b, i % 2 ? b : a, bytes, cudaMemcpyDeviceToDevice, g_stream);
+  cudaEventRecord(e1, g_stream);
+  cudaEventSynchronize(e1);
+  float ms = 0;
+  cudaEventElapsedTime(&ms, e0, e1);
+  cudaEventDestroy(e0); cudaEventDestroy(e1);
+  cudaFree(a); cudaFree(b);
+  if (!ck(cudaGetLastError(), err, "copy bandwidth")) return -1;
+  return 2.0 * bytes * iters / (ms / 1e3);
+}
+void setOption(const std::string& name, double value) {
+  if (name == "debugSync") g_debugSync = value != 0;
+}
+}  // namespace dev
+
+#include "addon.cpp"
