@@ -5,7 +5,9 @@ import { AttrType } from '../ir/attribute';
 import type { Graph } from '../ir/graph';
 import type { Model } from '../ir/model';
 import { formatType } from '../ir/type';
-import { assertValid } from '../ir/verify';
+import { VerifyError } from '../ir/errors';
+import { verify } from '../ir/verify';
+import { checkShapes } from './common/shape-inference';
 import type { LoweringOptions, Pass, PassContext } from './pass';
 
 /** One step of a pipeline: a pass, or a nested sequence (which may repeat until stable). */
@@ -170,7 +172,11 @@ export class PassManager {
         }
       }
       timed(() => pass.ensures?.(result.model, ctx));
-      if (this.verifyAfterEach) assertValid(result.model);
+      if (this.verifyAfterEach) {
+        // The IR's own contracts, plus declared types/shapes re-inferred (ir cannot see shape inference, passes can).
+        const problems = [...verify(result.model), ...checkShapes(result.model)];
+        if (problems.length) throw new VerifyError(problems);
+      }
       state.model = result.model;
       state.history.push(name);
       const report: PassReport = {
