@@ -6,10 +6,10 @@ weights everywhere). For an 8B-shaped model that is 32 GB of memory and minutes 
 benchmark does not need: compile time does not depend on weight values. This wrapper swaps in a loader
 that builds the model on the meta device and then materialises it with `to_empty` on `--device`:
 
-  --fill none     weights are uninitialised memory (untouched pages: no RAM, no init time); the data file
-                  is written but its content is meaningless. Use it to make the graph (model.onnx) of a
-                  big model on a small machine; `make_data.py` then recreates a data file of the right
-                  size anywhere.
+  --fill none     weights are uninitialised memory (untouched pages: no RAM, no init time), and the save
+                  writes no weight bytes (the data file is sparse, see save_graph_only). Use it to make
+                  the graph (model.onnx) of a big model on a small machine; `make_data.py` then
+                  recreates a data file of the right size with bytes in it.
   --fill normal   weights ~ N(0, 0.02) drawn on --device (fast on a GPU).
 
 Everything else (export options, stripping, provenance) is export_hf.py's. Extra arguments are passed on.
@@ -62,11 +62,38 @@ def make_loader(fill):
     return load_model
 
 
+def save_graph_only(self, destination, *, include_initializers=True, keep_initializers_as_inputs=False,
+                    external_data=None):
+    """ONNXProgram.save for `--fill none`: tensors of 1 KiB or more become external references into
+    `<model>.data` (4 KiB-aligned offsets) and that file is made sparse at its full length, so no weight byte
+    is touched or written (torch's own save copies every tensor through numpy: 16 GB of RAM and minutes for
+    an 8B model). make_data.py fills such a file with bytes where the benchmark needs them."""
+    import onnx_ir as ir
+    model = self.model
+    location = os.path.basename(os.fspath(destination)) + ".data"
+    base = os.path.dirname(os.path.abspath(destination))
+    offset = 0
+    for value in model.graph.initializers.values():
+        t = value.const_value
+        if t is None or t.nbytes < 1024:
+            continue
+        offset += (-offset) % 4096
+        value.const_value = ir.ExternalTensor(location, offset, t.nbytes, t.dtype, shape=t.shape, name=value.name,
+                                              base_dir=base)
+        offset += t.nbytes
+    with open(os.path.join(base, location), "wb") as f:
+        f.truncate(offset)
+    ir.save(model, destination)
+
+
 def main():
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--fill", choices=["none", "normal"], default="normal")
     ours, rest = p.parse_known_args()
     export_hf.load_model = make_loader(ours.fill)
+    if ours.fill == "none":
+        from torch.onnx._internal.exporter._onnx_program import ONNXProgram
+        ONNXProgram.save = save_graph_only
     return export_hf.main(rest)
 
 
