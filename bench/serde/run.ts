@@ -26,17 +26,18 @@ function provideSchema(): void {
   if (!fs.existsSync(target)) fs.copyFileSync(path.resolve('src', 'ir', 'serde', 'onnx.proto'), target);
 }
 
-/** Median wall time of `fn` over `runs` runs (after one warm-up), in ms. */
-function time(runs: number, fn: () => unknown): number {
-  fn();
-  const ms: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    fn();
-    ms.push(performance.now() - t);
+/** Medians of `runs` rounds, each round running every step once in order (after one warm-up round). */
+function interleaved(runs: number, steps: (() => unknown)[]): number[] {
+  for (const f of steps) f();
+  const ms: number[][] = steps.map(() => []);
+  for (let r = 0; r < runs; r++) {
+    steps.forEach((f, i) => {
+      const t = performance.now();
+      f();
+      ms[i].push(performance.now() - t);
+    });
   }
-  ms.sort((a, b) => a - b);
-  return ms[Math.floor(ms.length / 2)];
+  return ms.map((xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
 }
 
 const maxRssMiB = () => process.resourceUsage().maxRSS / 1024;
@@ -80,14 +81,16 @@ function scenarioGraph(): Figures {
   const first = decodeModel(bytes);
   encodeModel(first);
   const singleRss = maxRssMiB();
-  const runs = 5;
-  const wireDecode = time(runs, () => decodeProto('onnx.ModelProto', bytes));
   const modelType = protoRoot().lookupType('onnx.ModelProto');
-  const protobufjsDecode = time(runs, () => modelType.decode(bytes));
-  const parse = time(runs, () => decodeModel(bytes));
   const parsed = decodeModel(bytes);
-  const reencode = time(runs, () => encodeModel(parsed));
-  const wireEncode = time(runs, () => encodeProto('onnx.ModelProto', decodeProto('onnx.ModelProto', bytes)));
+  // Interleaved, so a change of machine load hits the measured steps and their baselines alike.
+  const [wireDecode, protobufjsDecode, parse, reencode, wireEncode] = interleaved(5, [
+    () => decodeProto('onnx.ModelProto', bytes),
+    () => modelType.decode(bytes),
+    () => decodeModel(bytes),
+    () => encodeModel(parsed),
+    () => encodeProto('onnx.ModelProto', decodeProto('onnx.ModelProto', bytes)),
+  ]);
   const same = Buffer.compare(Buffer.from(encodeModel(parsed)), Buffer.from(bytes)) === 0;
   return {
     nodes, fileMiB: +(bytes.length / 2 ** 20).toFixed(1), parseMs: +parse.toFixed(0), reencodeMs: +reencode.toFixed(0),
@@ -120,11 +123,9 @@ function scenarioExternal(): Figures {
 
     const readBefore = bytesRead();
     const rssBefore = process.memoryUsage().rss;
-    const runs = 20;
-    const parse = time(runs, () => loadModel(file));
     const loaded = loadModel(file);
     const summary = summarize(loaded);
-    const reencode = time(runs, () => encodeModel(loaded, { place: keepExternal }));
+    const [parse, reencode] = interleaved(20, [() => loadModel(file), () => encodeModel(loaded, { place: keepExternal })]);
     const read = bytesRead() - readBefore;
     const blocks = fs.statSync(dataFile).blocks;
     return {
@@ -167,7 +168,7 @@ function section(mach: Record<string, string>, base: Figures, graph: Figures, ex
 
 \`npm run bench:serde\` (bench/serde/run.ts) — ${mach.date}
 Machine: ${mach.nproc} CPU(s), ${mach.cpu}; Node ${mach.node}; ${mach.platform}; load average at start ${mach.load}.
-Median of 5 (graph) / 20 (external) runs after a warm-up; peak RSS (maxRSS) of a process running only that scenario.
+Median of 5 (graph) / 20 (external) interleaved rounds after a warm-up round; peak RSS (maxRSS) of a process running only that scenario.
 A process that only loads the bundle peaks at ${base.maxRssMiB} MiB.
 
 **Synthetic 100k-node graph** (${graph.nodes} nodes, ${graph.fileMiB} MiB file, typed intermediates, 50k small initializers):

@@ -184,7 +184,7 @@ export class Graph implements Iterable<Node> {
       for (const out of n.outputs) this.names.release(out);
       // The node's subgraphs leave the model with it: their nodes stop using outer values and their
       // names become free again (they come back if the node is re-inserted).
-      for (const sg of n.subgraphs()) for (const inner of sg.allGraphs()) inner._leaveScope();
+      if (n._hasSubgraphs()) for (const sg of n.subgraphs()) for (const inner of sg.allGraphs()) inner._leaveScope();
     }
   }
 
@@ -196,6 +196,7 @@ export class Graph implements Iterable<Node> {
       const g = stack.pop() as Graph;
       out.push(g);
       for (const n of g.nodes) {
+        if (!n._hasSubgraphs()) continue;
         const subs = n.subgraphs();
         for (let i = subs.length - 1; i >= 0; i--) stack.push(subs[i]);
       }
@@ -228,7 +229,7 @@ export class Graph implements Iterable<Node> {
     this.names.useNodeName(node.name);
     for (const out of node.outputs) this.names.register(out);
     node._attachInputs(); // a node inserted (or re-inserted after removal) becomes a user of its inputs
-    for (const sg of node.subgraphs()) for (const inner of sg.allGraphs()) inner._enterScope();
+    if (node._hasSubgraphs()) for (const sg of node.subgraphs()) for (const inner of sg.allGraphs()) inner._enterScope();
   }
 
   /** This (sub)graph's holder left the model: drop its nodes' uses and free its value names. */

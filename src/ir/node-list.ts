@@ -7,7 +7,11 @@ interface Box {
   next: Box;
   erased: boolean;
   list: NodeList;
+  /** Last reorder that saw this box (catches a node listed twice). */
+  stamp: number;
 }
+
+let reorderStamp = 0;
 
 /**
  * Ordered node container that survives mutation during iteration: an erased box keeps its `next`
@@ -20,7 +24,7 @@ export class NodeList implements Iterable<Node> {
   private count = 0;
 
   constructor() {
-    const s = { node: null, erased: false, list: this } as unknown as Box;
+    const s = { node: null, erased: false, list: this, stamp: 0 } as unknown as Box;
     s.prev = s;
     s.next = s;
     this.sentinel = s;
@@ -57,7 +61,10 @@ export class NodeList implements Iterable<Node> {
   }
 
   toArray(): Node[] {
-    return [...this];
+    const out: Node[] = new Array(this.count);
+    let i = 0;
+    for (let box = this.sentinel.next; box !== this.sentinel; box = box.next) if (!box.erased) out[i++] = box.node as Node;
+    return out;
   }
 
   /** Index of the node in order (O(n)); -1 when absent. */
@@ -89,15 +96,34 @@ export class NodeList implements Iterable<Node> {
     this.count--;
   }
 
-  /** Replaces the whole order (used by topological sort); `order` must hold exactly the same nodes. */
+  /**
+   * Replaces the whole order (used by topological sort); `order` must hold exactly the same nodes. The
+   * boxes are relinked, not remade: an iteration in flight goes on from its node's new place.
+   */
   reorder(order: readonly Node[]): void {
-    for (const n of order) this.remove(n);
-    for (const n of order) this.append(n);
+    if (order.length !== this.count) throw new IrError('IR_REORDER', `reorder got ${order.length} nodes for a list of ${this.count}`);
+    const boxes: Box[] = new Array(order.length);
+    const stamp = ++reorderStamp;
+    for (let i = 0; i < order.length; i++) {
+      const b = order[i]._listBox as Box | null;
+      if (!b || b.list !== this || b.erased) throw new IrError('IR_NOT_IN_GRAPH', `node ${order[i].describe()} is not in this list`, order[i].name);
+      if (b.stamp === stamp) throw new IrError('IR_REORDER', `node ${order[i].describe()} is listed twice`, order[i].name);
+      b.stamp = stamp;
+      boxes[i] = b;
+    }
+    let prev = this.sentinel;
+    for (const b of boxes) {
+      prev.next = b;
+      b.prev = prev;
+      prev = b;
+    }
+    prev.next = this.sentinel;
+    this.sentinel.prev = prev;
   }
 
   private insertBeforeBox(at: Box, node: Node): void {
     if (node._listBox !== null) throw new IrError('IR_NODE_OWNED', `node ${node.describe()} is already in a node list`, node.name);
-    const box: Box = { node, prev: at.prev, next: at, erased: false, list: this };
+    const box: Box = { node, prev: at.prev, next: at, erased: false, list: this, stamp: 0 };
     at.prev.next = box;
     at.prev = box;
     node._listBox = box;

@@ -55,18 +55,27 @@ export class Node {
     this.domain = init.domain === 'ai.onnx' ? '' : (init.domain ?? '');
     this.overload = init.overload ?? '';
     this.name = init.name ?? '';
-    for (const a of init.attributes ?? []) this.attributes.set(a.name, a);
-    for (const v of init.inputs ?? []) this.appendInput(v);
+    if (init.attributes) for (const a of init.attributes) this.attributes.set(a.name, a);
+    // A new node is not in a graph yet, so its inputs record no use (adopting it attaches them).
+    if (init.inputs) for (let i = 0; i < init.inputs.length; i++) this._inputs.push(init.inputs[i]);
     const outs = init.outputs ?? 1;
-    const descs = typeof outs === 'number' ? Array.from({ length: outs }, () => ({})) : outs;
-    for (const d of descs) {
-      const desc: OutputDesc = typeof d === 'string' ? { name: d } : d;
-      const v = new Value(desc.omitted ? '' : (desc.name ?? ''), desc.type);
-      v._omitted = desc.omitted === true;
-      v._producer = this;
-      v._outputIndex = this._outputs.length;
-      this._outputs.push(v);
+    if (typeof outs === 'number') {
+      for (let i = 0; i < outs; i++) this.addOutputValue('', undefined, false);
+    } else {
+      for (const d of outs) {
+        if (typeof d === 'string') this.addOutputValue(d, undefined, false);
+        else this.addOutputValue(d.omitted ? '' : (d.name ?? ''), d.type, d.omitted === true);
+      }
     }
+  }
+
+  private addOutputValue(name: string, type: TypeInfo | undefined, omitted: boolean): Value {
+    const v = new Value(name, type);
+    v._omitted = omitted;
+    v._producer = this;
+    v._outputIndex = this._outputs.length;
+    this._outputs.push(v);
+    return v;
   }
 
   get graph(): Graph | null {
@@ -97,6 +106,14 @@ export class Node {
   /** @internal metadata without creating it (empty → undefined). */
   _metadataIfAny(): ReadonlyMap<string, string> | undefined {
     return this._metadata && this._metadata.size ? this._metadata : undefined;
+  }
+  /** @internal unknown fields / extra without creating them (encoding must not grow every node). */
+  _unknownIfAny(): readonly Uint8Array[] | undefined {
+    return this._unknownFields && this._unknownFields.length ? this._unknownFields : undefined;
+  }
+  /** @internal */
+  _extraIfAny(): Record<string, unknown> | undefined {
+    return this._extra;
   }
   /** @internal whether any attribute holds a graph, without creating the attribute map. */
   _hasSubgraphs(): boolean {
@@ -151,22 +168,21 @@ export class Node {
   /** @internal Drops every input use (the node is leaving the graph). */
   _detachInputs(): void {
     if (!this._attached) return;
-    this._inputs.forEach((v, i) => v?._removeUse(this, i));
+    const inputs = this._inputs;
+    for (let i = 0; i < inputs.length; i++) inputs[i]?._removeUse(this, i);
     this._attached = false;
   }
   /** @internal Restores input uses after `_detachInputs` (the node is re-inserted). */
   _attachInputs(): void {
     if (this._attached) return;
-    this._inputs.forEach((v, i) => v?._addUse(this, i));
+    const inputs = this._inputs;
+    for (let i = 0; i < inputs.length; i++) inputs[i]?._addUse(this, i);
     this._attached = true;
   }
 
   /** Adds a new output value (for ops with variadic outputs). */
   appendOutput(desc: { name?: string; type?: TypeInfo } = {}): Value {
-    const v = new Value(desc.name ?? '', desc.type);
-    v._producer = this;
-    v._outputIndex = this._outputs.length;
-    this._outputs.push(v);
+    const v = this.addOutputValue(desc.name ?? '', desc.type, false);
     this._graph?.names.register(v);
     return v;
   }
@@ -182,24 +198,29 @@ export class Node {
   setAttr(attr: Attribute): void {
     const old = this.attributes.get(attr.name);
     if (old === attr) return;
-    if (old) this.retireSubgraphs(old);
     this.attributes.set(attr.name, attr);
-    if (this._graph) for (const sg of attributeGraphs(attr)) for (const inner of sg.allGraphs()) inner._enterScope();
+    this.rescope(old, attr);
   }
 
   /** Removes an attribute (retiring its subgraphs, as `setAttr` does); returns whether it was there. */
   removeAttr(name: string): boolean {
     const old = this.attributes.get(name);
     if (!old) return false;
-    this.retireSubgraphs(old);
     this.attributes.delete(name);
+    this.rescope(old, undefined);
     return true;
   }
 
-  private retireSubgraphs(a: Attribute): void {
+  /** Subgraphs of `old` the node no longer holds leave the model; those of `added` join it. */
+  private rescope(old: Attribute | undefined, added: Attribute | undefined): void {
     if (!this._graph) return;
-    for (const sg of attributeGraphs(a)) for (const inner of sg.allGraphs()) inner._leaveScope();
+    if (old) {
+      const held = new Set(this.subgraphs()); // a branch moved to another attribute (a swap) stays
+      for (const sg of attributeGraphs(old)) if (!held.has(sg)) for (const inner of sg.allGraphs()) inner._leaveScope();
+    }
+    if (added) for (const sg of attributeGraphs(added)) for (const inner of sg.allGraphs()) inner._enterScope();
   }
+
   attrInt(name: string, fallback?: number): number {
     const a = this._attributes?.get(name);
     if (!a) return this.missing(name, fallback);

@@ -67,6 +67,10 @@ export class Value {
   set metadata(m: Map<string, string>) {
     this._metadata = m;
   }
+  /** @internal unknown fields without creating them. */
+  _unknownIfAny(): readonly Uint8Array[] | undefined {
+    return this._unknownFields && this._unknownFields.length ? this._unknownFields : undefined;
+  }
   /** @internal metadata without creating it (empty → undefined). */
   _metadataIfAny(): ReadonlyMap<string, string> | undefined {
     return this._metadata && this._metadata.size ? this._metadata : undefined;

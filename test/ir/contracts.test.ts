@@ -227,6 +227,22 @@ describe('graph.remove is all or nothing', () => {
     expect(iff.removeAttr('else_branch')).toBe(true);
     expect(x.hasUses()).toBe(false);
   });
+
+  test('swapping two branches keeps both in the model', () => {
+    const m = newModel();
+    const g = m.graph;
+    const x = floatInput(g, 'x');
+    const y = floatInput(g, 'y');
+    const cond = g.addInput({ name: 'cond', type: tensorType(DataType.BOOL, []) });
+    const { node: iff, thenG, elseG } = ifNode(g, cond, [x, y]);
+    g.addOutput(iff.output);
+    iff.setAttr(Attribute.graph('then_branch', elseG));
+    iff.setAttr(Attribute.graph('else_branch', thenG));
+    expect(useKeys(x)).toEqual(['if_then_neg:0']);
+    expect(useKeys(y)).toEqual(['if_else_id:0']);
+    expect(g.names.lookup('if_t')).toBe(thenG.outputs[0]);
+    expect(verify(m)).toEqual([]);
+  });
 });
 
 describe('the node list survives mutation during iteration', () => {
@@ -299,6 +315,20 @@ describe('the node list survives mutation during iteration', () => {
     }
     expect(all).toEqual(['n0']);
     expect(g.nodes.size).toBe(0);
+  });
+
+  test('reorder takes a permutation only, and a walk in flight goes on from its node\'s new place', () => {
+    const { g, nodes } = line(4);
+    expectError(() => g.nodes.reorder([nodes[0], nodes[0], nodes[1], nodes[2]]), 'IR_REORDER');
+    expectError(() => g.nodes.reorder(nodes.slice(0, 3)), 'IR_REORDER');
+    expect(names(g)).toEqual(['n0', 'n1', 'n2', 'n3']);
+    const seen: string[] = [];
+    for (const n of g) {
+      seen.push(n.name);
+      if (n.name === 'n1') g.nodes.reorder([nodes[1], nodes[3], nodes[0], nodes[2]]);
+    }
+    expect(seen).toEqual(['n0', 'n1', 'n3', 'n0', 'n2']);
+    expect(names(g)).toEqual(['n1', 'n3', 'n0', 'n2']);
   });
 
   test('inserting relative to a node of another graph fails without adopting the new node', () => {

@@ -64,7 +64,7 @@ function decodeFunction(f: Msg, ctx: TensorDecodeContext): OnnxFunction {
   body.setOutputs(get.strs(f, 'output').map((n) => lookup(body, n, `output of function '${name}'`)));
   const fn = new OnnxFunction(get.str(f, 'domain'), name, body, get.str(f, 'overload'));
   fn.docString = get.str(f, 'doc_string');
-  fn.attributeNames = get.strs(f, 'attribute');
+  fn.attributeNames = [...get.strs(f, 'attribute')];
   fn.attributeDefaults = get.msgs(f, 'attribute_proto').map((a) => decodeAttribute(a, body, ctx));
   for (const o of get.msgs(f, 'opset_import')) fn.opsetImports.set(get.str(o, 'domain'), get.int(o, 'version', 'opset_import'));
   for (const [k, v] of entries(f, 'metadata_props')) fn.metadata.set(k, v);
@@ -118,7 +118,7 @@ function decodeGraph(gp: Msg, outer: Graph | null, ctx: TensorDecodeContext): Gr
 }
 
 /** Creates nodes in two phases so inputs may name values produced later (bad order is verify's to report). */
-function buildNodes(g: Graph, nodes: Msg[], ctx: TensorDecodeContext, infos: Map<string, Msg>): void {
+function buildNodes(g: Graph, nodes: readonly Msg[], ctx: TensorDecodeContext, infos: Map<string, Msg>): void {
   const shells: [Msg, Node][] = [];
   for (const np of nodes) {
     const outputs = get.strs(np, 'output').map((name) => (name ? { name } : { omitted: true }));
@@ -161,7 +161,7 @@ function lookup(g: Graph, name: string, what: string): Value {
   return v;
 }
 
-function valueInfoTypes(infos: Msg[]): Map<string, Msg> {
+function valueInfoTypes(infos: readonly Msg[]): Map<string, Msg> {
   const map = new Map<string, Msg>();
   for (const vi of infos) map.set(get.str(vi, 'name'), vi);
   return map;
@@ -177,58 +177,69 @@ function applyValueInfo(v: Value, vi: Msg): void {
 
 export function decodeType(tp: Msg, depth = 0): TypeInfo {
   if (depth > 32) throw new SerdeError('SERDE_TOO_DEEP', 'type nesting deeper than 32 levels');
-  const denotation = get.optStr(tp, 'denotation');
-  const unknown = get.unknown(tp);
-  const withDen = <T extends object>(t: T): T => (denotation !== undefined ? { ...t, denotation } : t);
-  const refuseUnknown = (m: Msg, what: string) => {
-    if (get.unknown(m).length) throw new SerdeError('SERDE_UNKNOWN_FIELD', `${what} has fields this schema does not know; refusing to drop them`);
-  };
   refuseUnknown(tp, 'a TypeProto');
-  void unknown;
-  const tensor = get.msg(tp, 'tensor_type') ?? get.msg(tp, 'sparse_tensor_type');
+  const denotation = get.optStr(tp, 'denotation');
+  const t = decodeTypeBody(tp, depth);
+  // Written without spreads or closures: a big graph decodes one of these per typed value.
+  if (denotation !== undefined) (t as { denotation?: string }).denotation = denotation;
+  return t;
+}
+
+function refuseUnknown(m: Msg, what: string): void {
+  if (m.$unknown !== undefined && m.$unknown.length) throw new SerdeError('SERDE_UNKNOWN_FIELD', `${what} has fields this schema does not know; refusing to drop them`);
+}
+
+function decodeTypeBody(tp: Msg, depth: number): TypeInfo {
+  const tensorMsg = get.msg(tp, 'tensor_type');
+  const tensor = tensorMsg ?? get.msg(tp, 'sparse_tensor_type');
   if (tensor) {
     refuseUnknown(tensor, 'a TypeProto.Tensor');
     const elemType = get.int(tensor, 'elem_type', 'tensor type');
     if (!isKnownDataType(elemType)) throw new SerdeError('SERDE_DTYPE', `unknown tensor element type ${elemType}`);
     const shapeMsg = get.msg(tensor, 'shape');
-    let shape: Dim[] | undefined;
-    let dimDenotations: (string | undefined)[] | undefined;
+    const out: { kind: 'tensor' | 'sparse_tensor'; elemType: DataType; shape?: Dim[]; dimDenotations?: (string | undefined)[] } = {
+      kind: tensorMsg ? 'tensor' : 'sparse_tensor', elemType: elemType as DataType,
+    };
     if (shapeMsg) {
       refuseUnknown(shapeMsg, 'a TensorShapeProto');
-      shape = [];
-      for (const d of get.msgs(shapeMsg, 'dim')) {
+      const dims = get.msgs(shapeMsg, 'dim');
+      const shape: Dim[] = new Array(dims.length);
+      let dimDenotations: (string | undefined)[] | undefined;
+      for (let i = 0; i < dims.length; i++) {
+        const d = dims[i];
         refuseUnknown(d, 'a TensorShapeProto.Dimension');
-        if (get.has(d, 'dim_value')) shape.push(get.int(d, 'dim_value', 'dimension'));
-        else if (get.has(d, 'dim_param')) shape.push(get.str(d, 'dim_param'));
-        else shape.push(null);
+        if (d.dim_value !== undefined) shape[i] = get.int(d, 'dim_value', 'dimension');
+        else if (d.dim_param !== undefined) shape[i] = get.str(d, 'dim_param');
+        else shape[i] = null;
         const den = get.optStr(d, 'denotation');
         if (den !== undefined) {
           dimDenotations ??= [];
-          dimDenotations[shape.length - 1] = den;
+          dimDenotations[i] = den;
         }
       }
+      out.shape = shape;
+      if (dimDenotations) out.dimDenotations = dimDenotations;
     }
-    const kind = get.msg(tp, 'tensor_type') ? 'tensor' : 'sparse_tensor';
-    const base = { kind, elemType: elemType as DataType, ...(shape ? { shape } : {}), ...(dimDenotations ? { dimDenotations } : {}) };
-    return withDen(base as TypeInfo);
+    return out as TypeInfo;
   }
   const seq = get.msg(tp, 'sequence_type');
   if (seq) {
     const e = get.msg(seq, 'elem_type');
-    return withDen({ kind: 'sequence', ...(e ? { elem: decodeType(e, depth + 1) } : {}) } as TypeInfo);
+    return e ? { kind: 'sequence', elem: decodeType(e, depth + 1) } : { kind: 'sequence' };
   }
   const opt = get.msg(tp, 'optional_type');
   if (opt) {
     const e = get.msg(opt, 'elem_type');
-    return withDen({ kind: 'optional', ...(e ? { elem: decodeType(e, depth + 1) } : {}) } as TypeInfo);
+    return e ? { kind: 'optional', elem: decodeType(e, depth + 1) } : { kind: 'optional' };
   }
   const map = get.msg(tp, 'map_type');
   if (map) {
     const vt = get.msg(map, 'value_type');
-    return withDen({ kind: 'map', keyType: get.int(map, 'key_type', 'map type') as DataType, ...(vt ? { value: decodeType(vt, depth + 1) } : {}) } as TypeInfo);
+    const keyType = get.int(map, 'key_type', 'map type') as DataType;
+    return vt ? { kind: 'map', keyType, value: decodeType(vt, depth + 1) } : { kind: 'map', keyType };
   }
   const opaque = get.msg(tp, 'opaque_type');
-  if (opaque) return withDen({ kind: 'opaque', domain: get.str(opaque, 'domain'), name: get.str(opaque, 'name') });
+  if (opaque) return { kind: 'opaque', domain: get.str(opaque, 'domain'), name: get.str(opaque, 'name') };
   throw new SerdeError('SERDE_TYPE', 'a TypeProto sets no type');
 }
 

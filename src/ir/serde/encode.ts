@@ -60,14 +60,20 @@ function props(map: ReadonlyMap<string, string> | undefined): Msg[] {
   return map ? [...map].map(([key, value]) => ({ key, value })) : [];
 }
 
-/** Drops empty optional fields (so the output matches what protobuf writers emit) and attaches unknowns. */
-function finish(m: Msg, unknown: Uint8Array[]): Msg {
-  for (const k of Object.keys(m)) {
+/**
+ * Keeps the set optional fields (so the output matches what protobuf writers emit) and attaches unknowns.
+ * Copies into a fresh object instead of deleting keys: deleting would turn every message into a slow
+ * dictionary-mode object for the wire encoder.
+ */
+function finish(m: Msg, unknown: readonly Uint8Array[] | undefined): Msg {
+  const out: Msg = {};
+  for (const k in m) {
     const v = m[k];
-    if (v === undefined || v === '' || (Array.isArray(v) && v.length === 0)) delete m[k];
+    if (v === undefined || v === '' || (Array.isArray(v) && v.length === 0)) continue;
+    out[k] = v;
   }
-  if (unknown.length) m.$unknown = unknown;
-  return m;
+  if (unknown && unknown.length) out.$unknown = [...unknown];
+  return out;
 }
 
 class Encoder {
@@ -115,12 +121,12 @@ class Encoder {
     const out: Msg[] = [];
     for (const v of g.initializers.values()) {
       if (skip.has(v)) continue;
-      if (v._inValueInfo || v.docString || v._metadataIfAny() || v.unknownFields.length || !typeIsTensorOf(v)) out.push(this.valueInfo(v));
+      if (v._inValueInfo || v.docString || v._metadataIfAny() || v._unknownIfAny() || !typeIsTensorOf(v)) out.push(this.valueInfo(v));
     }
     for (const n of g.nodes) {
       for (const o of n.outputs) {
         if (o.isOmitted || skip.has(o)) continue;
-        if (o.type || o.docString || o._metadataIfAny() || o.unknownFields.length) out.push(this.valueInfo(o));
+        if (o.type || o.docString || o._metadataIfAny() || o._unknownIfAny()) out.push(this.valueInfo(o));
       }
     }
     return out;
@@ -132,7 +138,7 @@ class Encoder {
       type: v.type ? typeProto(v.type) : undefined,
       doc_string: v.docString,
       metadata_props: props(v._metadataIfAny()),
-    }, v.unknownFields);
+    }, v._unknownIfAny());
   }
 
   node(n: Node): Msg {
@@ -150,8 +156,9 @@ class Encoder {
     // Trailing omitted inputs are not written, as exporters do.
     const inputs = m.input as string[];
     while (inputs.length && inputs[inputs.length - 1] === '') inputs.pop();
-    for (const [k, v] of Object.entries(n.extra)) m[k] = v;
-    return finish(m, n.unknownFields);
+    const extra = n._extraIfAny();
+    if (extra) for (const [k, v] of Object.entries(extra)) m[k] = v;
+    return finish(m, n._unknownIfAny());
   }
 
   attribute(a: Attribute): Msg {

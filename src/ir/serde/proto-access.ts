@@ -3,6 +3,12 @@ import { SerdeError } from '../errors';
 /** A decoded protobuf message: snake_case field names, as produced by wire.ts. */
 export type Msg = { [field: string]: unknown; $unknown?: Uint8Array[] };
 
+/** Shared empty results for absent fields (decoding a big graph should not allocate one per message). */
+const NO_MSGS: readonly Msg[] = Object.freeze([]);
+const NO_STRS: readonly string[] = Object.freeze([]);
+const NO_BYTES: readonly Uint8Array[] = Object.freeze([]);
+const NO_ENTRIES: ReadonlyMap<string, string> = new Map();
+
 /** Typed accessors over decoded messages; a wrong shape is a SerdeError, never a crash. */
 export const get = {
   str(m: Msg, f: string): string {
@@ -25,21 +31,21 @@ export const get = {
     const v = m[f];
     return v && typeof v === 'object' && !(v instanceof Uint8Array) ? (v as Msg) : undefined;
   },
-  msgs(m: Msg, f: string): Msg[] {
+  msgs(m: Msg, f: string): readonly Msg[] {
     const v = m[f];
-    return Array.isArray(v) ? (v as Msg[]) : [];
+    return Array.isArray(v) ? (v as Msg[]) : NO_MSGS;
   },
-  strs(m: Msg, f: string): string[] {
+  strs(m: Msg, f: string): readonly string[] {
     const v = m[f];
-    return Array.isArray(v) ? (v as string[]) : [];
+    return Array.isArray(v) ? (v as string[]) : NO_STRS;
   },
   bytes(m: Msg, f: string): Uint8Array | undefined {
     const v = m[f];
     return v instanceof Uint8Array ? v : undefined;
   },
-  bytesList(m: Msg, f: string): Uint8Array[] {
+  bytesList(m: Msg, f: string): readonly Uint8Array[] {
     const v = m[f];
-    return Array.isArray(v) ? (v as Uint8Array[]) : [];
+    return Array.isArray(v) ? (v as Uint8Array[]) : NO_BYTES;
   },
   /** Repeated numeric field as an array-like (plain array or typed array). */
   nums(m: Msg, f: string): ArrayLike<number | bigint> {
@@ -64,9 +70,12 @@ export function toSafeNumber(v: unknown, what: string): number {
   throw new SerdeError('SERDE_SHAPE', `${what} is not an integer`, what);
 }
 
-export function entries(m: Msg, f: string): Map<string, string> {
+/** A repeated StringStringEntryProto field as a map (last value of a repeated key wins). */
+export function entries(m: Msg, f: string): ReadonlyMap<string, string> {
+  const list = get.msgs(m, f);
+  if (!list.length) return NO_ENTRIES;
   const out = new Map<string, string>();
-  for (const e of get.msgs(m, f)) out.set(get.str(e, 'key'), get.str(e, 'value'));
+  for (const e of list) out.set(get.str(e, 'key'), get.str(e, 'value'));
   return out;
 }
 
