@@ -198,13 +198,16 @@ function realPathOrSelf(p: string): string {
 
 function writeDataFile(plan: SavePlan, file: string, onProgress?: (done: number, total: number) => void): void {
   const fd = fs.openSync(file, 'w');
+  // One copy buffer for the whole save, and each source file opened once: allocating (and zeroing) a
+  // 16 MiB buffer per tensor made copying a 1B model's 146 tensors several times slower.
+  const copier = new RangeCopier();
   try {
     let done = 0;
     const total = [...plan.placements.values()].reduce((s, p) => s + p.length, 0);
     let end = 0;
     for (const [t, { offset, length }] of plan.placements) {
-      if (offset > end) writeAll(fd, new Uint8Array(offset - end), end); // alignment padding
-      if (t instanceof ExternalTensor && t.isExternal) copyRange(t, fd, offset);
+      if (offset > end) writeAll(fd, new Uint8Array(offset - end), end); // alignment padding (< alignment bytes)
+      if (t instanceof ExternalTensor && t.isExternal) copier.copy(t, fd, offset);
       else writeAll(fd, t.bytes(), offset);
       end = offset + length;
       done += length;
@@ -212,29 +215,42 @@ function writeDataFile(plan: SavePlan, file: string, onProgress?: (done: number,
     }
     fs.fsyncSync(fd);
   } finally {
+    copier.close();
     fs.closeSync(fd);
   }
 }
 
-/** Copies an external tensor's bytes from its file into `fd` in chunks, without holding them all. */
-function copyRange(t: ExternalTensor, fd: number, at: number): void {
-  const src = fs.openSync(t.dataPath(), 'r');
-  try {
-    const size = fs.fstatSync(src).size;
-    const { offset, length } = t.external;
-    if (offset + length > size) {
-      throw new SerdeError('SAVE_SOURCE', `tensor '${t.name}' reads bytes ${offset}..${offset + length} of '${t.external.location}', which has ${size}`, t.name);
+/** Copies external tensors' bytes from their files by range, in chunks, without holding a tensor whole. */
+class RangeCopier {
+  private buf: Uint8Array | undefined;
+  private readonly sources = new Map<string, { fd: number; size: number }>();
+
+  copy(t: ExternalTensor, fd: number, at: number): void {
+    const file = t.dataPath();
+    let src = this.sources.get(file);
+    if (!src) {
+      const sfd = fs.openSync(file, 'r');
+      src = { fd: sfd, size: fs.fstatSync(sfd).size };
+      this.sources.set(file, src);
     }
-    const buf = new Uint8Array(Math.min(COPY_CHUNK, Math.max(1, length)));
+    const { offset, length } = t.external;
+    if (offset + length > src.size) {
+      throw new SerdeError('SAVE_SOURCE', `tensor '${t.name}' reads bytes ${offset}..${offset + length} of '${t.external.location}', which has ${src.size}`, t.name);
+    }
+    if (!this.buf || this.buf.length < Math.min(COPY_CHUNK, length)) this.buf = new Uint8Array(Math.min(COPY_CHUNK, Math.max(1, length)));
+    const buf = this.buf;
     let done = 0;
     while (done < length) {
-      const n = fs.readSync(src, buf, 0, Math.min(buf.length, length - done), offset + done);
+      const n = fs.readSync(src.fd, buf, 0, Math.min(buf.length, length - done), offset + done);
       if (n <= 0) throw new SerdeError('SAVE_SOURCE', `short read of '${t.external.location}'`, t.name);
       writeAll(fd, buf.subarray(0, n), at + done);
       done += n;
     }
-  } finally {
-    fs.closeSync(src);
+  }
+
+  close(): void {
+    for (const { fd } of this.sources.values()) fs.closeSync(fd);
+    this.sources.clear();
   }
 }
 
