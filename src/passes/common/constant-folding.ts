@@ -9,7 +9,7 @@ import type { Pass, PassContext, PassResult } from '../pass';
 import { loweringPass } from '../registry';
 import { EvalError } from './eval/errors';
 import { shapeRange, sliceRange } from './eval/shape-ops';
-import { canEvaluate, DEFAULT_EVAL_OPSET, DEFAULT_MAX_ELEMENTS, evaluateNode } from './evaluator';
+import { canEvaluate, DEFAULT_EVAL_OPSET, DEFAULT_MAX_ELEMENTS, evaluateNode, isUnloadedWeight } from './evaluator';
 
 export interface ConstantFoldingOptions {
   /** Largest tensor (elements) folding may create (default 1e6); larger results stay computed at run time. */
@@ -96,7 +96,7 @@ function foldGraph(graph: Graph, opset: number, budget: number, stats: ConstantF
       continue;
     }
     const inputs = node.inputs;
-    if (inputs.length > 0 && inputs.every((v) => v === null || isConstant(v)) && canEvaluate(node)) {
+    if (inputs.length > 0 && inputs.every((v) => v === null || isConstant(v)) && canEvaluate(node) && !readsUnloadedWeights(inputs)) {
       const results = tryEvaluate(node, inputs.map((v) => v?.constValue), opset, budget);
       if (results && replaceByInitializers(node, results)) stats.folded++;
       continue;
@@ -112,6 +112,11 @@ function foldGraph(graph: Graph, opset: number, budget: number, stats: ConstantF
       partial.set(node.outputs[0], known);
     }
   }
+}
+
+/** Weights still on disk stay there: folding (e.g. Transpose of a tied head) would read and duplicate them. */
+function readsUnloadedWeights(inputs: readonly (Value | null)[]): boolean {
+  return inputs.some((v) => isUnloadedWeight(v?.constValue));
 }
 
 function tryEvaluate(node: Node, inputs: (Tensor | undefined)[], opset: number, budget: number): Tensor[] | undefined {

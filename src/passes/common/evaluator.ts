@@ -48,6 +48,14 @@ const KERNELS: ReadonlyMap<string, Kernel> = new Map(Object.entries({
   ...matMulKernels,
 }));
 
+/**
+ * A tensor still in its external data file and larger than a constant: passes must not evaluate it (reading it
+ * would decode weights; folding it would duplicate them in memory).
+ */
+export function isUnloadedWeight(t: Tensor | undefined): boolean {
+  return t !== undefined && t.isExternal && t.byteLength > 4096;
+}
+
 /** The ai.onnx op types the evaluator implements, sorted. */
 export function evaluatorOps(): string[] {
   return [...KERNELS.keys()].sort();

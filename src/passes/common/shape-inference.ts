@@ -8,7 +8,7 @@ import type { Value } from '../../ir/value';
 import type { Pass, PassContext, PassResult } from '../pass';
 import { loweringPass } from '../registry';
 import { EvalError } from './eval/errors';
-import { canEvaluate, DEFAULT_EVAL_OPSET, evaluateNode } from './evaluator';
+import { canEvaluate, DEFAULT_EVAL_OPSET, evaluateNode, isUnloadedWeight } from './evaluator';
 import { attentionRules } from './shape/attention';
 import { elementwiseRules, genericElementwise } from './shape/elementwise';
 import { ShapeInferenceError } from './shape/errors';
@@ -182,7 +182,7 @@ class Engine {
         continue;
       }
       const t = this.consts.get(v);
-      if (!t || t.numElements > CONST_EVAL_BUDGET) return undefined;
+      if (!t || t.numElements > CONST_EVAL_BUDGET || isUnloadedWeight(t)) return undefined;
       inputs.push(t);
     }
     let results: Tensor[];
