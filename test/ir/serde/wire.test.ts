@@ -73,8 +73,9 @@ function forEachTensor(m: ProtoMessage, fn: (t: ProtoMessage) => void): void {
 
 // ----------------------------------------------------------------------------------------------
 
-describe('performance', () => {
-  test('100k-node GraphProto decodes and encodes well under a second', () => {
+// Timing lives in bench/serde (npm run bench:serde), never in tests: this checks the 100k-node round trip only.
+describe('large graphs', () => {
+  test('a 100k-node GraphProto round-trips', () => {
     const ops = ['MatMul', 'Add', 'Mul', 'Reshape', 'Transpose', 'Softmax'];
     const node: ProtoMessage[] = [];
     for (let i = 0; i < 100_000; i++) {
@@ -88,37 +89,14 @@ describe('performance', () => {
       });
     }
     const graph: ProtoMessage = { node, name: 'big' };
-    encodeProto('onnx.GraphProto', { node: node.slice(0, 2000) }); // warm up
-    decodeProto('onnx.GraphProto', encodeProto('onnx.GraphProto', { node: node.slice(0, 2000) }));
-
-    // Timed as the smaller of wall-clock and process CPU time, best of two runs: the suite may share a
-    // small machine with other jobs, and CPU time is not inflated by them.
-    const timed = <T>(fn: () => T): [T, number] => {
-      let best = Infinity;
-      let result: T | undefined;
-      for (let run = 0; run < 2; run++) {
-        result = undefined;
-        const c0 = process.cpuUsage();
-        const t0 = performance.now();
-        result = fn();
-        const wall = performance.now() - t0;
-        const c = process.cpuUsage(c0);
-        best = Math.min(best, wall, (c.user + c.system) / 1000);
-      }
-      return [result!, best];
-    };
-    const [bytes, encodeMs] = timed(() => encodeProto('onnx.GraphProto', graph));
-    const [back, decodeMs] = timed(() => decodeProto('onnx.GraphProto', bytes));
-    // eslint-disable-next-line no-console
-    console.log(`100k nodes, ${(bytes.length / 1e6).toFixed(1)} MB: encode ${encodeMs.toFixed(0)} ms, decode ${decodeMs.toFixed(0)} ms`);
+    const bytes = encodeProto('onnx.GraphProto', graph);
+    const back = decodeProto('onnx.GraphProto', bytes);
     expect((back.node as ProtoMessage[]).length).toBe(100_000);
     const backNodes = back.node as ProtoMessage[];
     expect(backNodes[0]).toEqual(node[0]);
     expect(backNodes[99_999]).toEqual(node[99_999]);
     const { attribute: _none, ...withoutAttrs } = node[2]!; // empty repeated fields are not written
     expect(backNodes[2]).toEqual(withoutAttrs);
-    expect(decodeMs).toBeLessThan(1000);
-    expect(encodeMs).toBeLessThan(1000);
   });
 });
 
