@@ -1,12 +1,12 @@
 /** The foundation's CLI surface: `inspect FILE [--json]`, `lower IN -o OUT --passes none`, errors and exit codes. */
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { main } from '../../src/cli/main';
 import { summarize } from '../../src/ir';
 import { loadModel } from '../../src/ir/serde';
 import { exportPath } from '../helpers/models';
+import { tempDir } from './ir-util';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -73,7 +73,7 @@ describe('onnx-lower inspect', () => {
   });
 
   test('a file that is not ONNX: exit 1, one line', async () => {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'onnx-lower-cli-')), 'junk.onnx');
+    const file = path.join(tempDir('onnx-lower-cli-'), 'junk.onnx');
     fs.writeFileSync(file, 'this is not a protobuf');
     const { code, err } = await cli('inspect', file);
     expect(code).toBe(1);
@@ -92,7 +92,7 @@ describe('onnx-lower inspect', () => {
 
 describe('onnx-lower lower --passes none', () => {
   test('loads and saves: the output is the input byte for byte', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onnx-lower-cli-'));
+    const dir = tempDir('onnx-lower-cli-');
     const outFile = path.join(dir, 'out.onnx');
     const { code, err } = await cli('lower', exportPath('qwen2', 18), '-o', outFile, '--passes', 'none');
     expect(code).toBe(0);
@@ -102,7 +102,7 @@ describe('onnx-lower lower --passes none', () => {
   });
 
   test('with --external-data: weights go to OUT.data and inspect reports them', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onnx-lower-cli-'));
+    const dir = tempDir('onnx-lower-cli-');
     const outFile = path.join(dir, 'out.onnx');
     expect((await cli('lower', exportPath('gpt2', 23), '-o', outFile, '--passes', 'none', '--external-data')).code).toBe(0);
     expect(fs.existsSync(`${outFile}.data`)).toBe(true);

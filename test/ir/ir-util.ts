@@ -1,4 +1,19 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { Attribute, DataType, Graph, IrError, Model, Node, OnnxLowerError, tensorType, Value } from '../../src/ir';
+
+const scratch: string[] = [];
+afterAll(() => {
+  for (const d of scratch.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh temporary folder, removed after the test file. */
+export function tempDir(prefix = 'onnx-lower-test-'): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  scratch.push(d);
+  return d;
+}
 
 /** A model with the default-domain opset imported, so `verify` accepts its nodes. */
 export function newModel(opset = 18): Model {

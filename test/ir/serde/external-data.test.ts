@@ -1,15 +1,14 @@
 /** External data: lazy loading, inline↔external round trips, alignment, confinement, and proof that nothing reads weights. */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { DataType, ExternalDataError, ExternalTensor, Model, RawTensor, summarize, Tensor, tensor, verify } from '../../../src/ir';
 import { decodeModel, encodeModel, loadModel, saveModel } from '../../../src/ir/serde';
 import { main } from '../../../src/cli/main';
 import { dumpModel } from '../../helpers/model-dump';
 import { exportPath, loadReference, maxAbsDiff, ort, referencePrompt } from '../../helpers/models';
-import { expectError, floatInput, newModel } from '../ir-util';
+import { expectError, floatInput, newModel, tempDir } from '../ir-util';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'onnx-lower-ext-'));
+const tmp = () => tempDir('onnx-lower-ext-');
 const initializers = (m: Model): Tensor[] => [...m.graph.initializers.values()].map((v) => v.constValue!);
 
 async function logitsFromFile(file: string, ids: number[]): Promise<Float32Array> {

@@ -1,12 +1,11 @@
 /** Atomic saves and the inline/external decision (incl. models over 2 GB, planned without writing them). */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { DataType, Model, RawTensor, SerdeError, StringTensor, Tensor, tensor } from '../../../src/ir';
 import { AUTO_EXTERNAL_MARGIN, loadModel, planSave, PROTOBUF_LIMIT, saveModel } from '../../../src/ir/serde';
-import { expectError, floatInput, newModel } from '../ir-util';
+import { expectError, floatInput, newModel, tempDir } from '../ir-util';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'onnx-lower-save-'));
+const tmp = () => tempDir('onnx-lower-save-');
 
 /** A tensor that claims any size and refuses to give bytes (so a test proves nobody asked). */
 class ClaimedTensor extends Tensor {
