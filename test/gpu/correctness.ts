@@ -15,8 +15,7 @@ import { lowerLlm } from '../../src/passes/llm/pipeline';
 import { cacheLayout } from '../../src/runtime/cache-layout';
 import { createCudaBackend, CudaBackend, CudaBackendOptions, DeviceTensor } from '../../src/runtime/cuda-backend';
 import type { HostTensor } from '../../src/runtime/host-tensor';
-import { int64Host } from '../../src/runtime/host-tensor';
-import { argmaxRow, CACHE_KINDS, fixtureName, GREEDY_STEPS, MAX_SEQ, readRefs, relError, toFloat32 } from './fixtures';
+import { argmaxRow, cacheStepper, CACHE_KINDS, fixtureName, GREEDY_STEPS, MAX_SEQ, readRefs, relError, toFloat32 } from './fixtures';
 
 export interface CorrectnessRow {
   fixture: string;
@@ -36,25 +35,9 @@ export interface CorrectnessRow {
 async function checkOne(backend: CudaBackend, model: ReturnType<typeof lowerLlm>['model'], prompt: number[], refPrefill: Float32Array, refDecode: Float32Array, refTokens: number[]):
   Promise<{ prefillRel: number; decodeRel: number; runTokens: number[]; greedyTokens: number[] }> {
   const layout = cacheLayout(model)!;
-  let caches: Record<string, HostTensor> = {};
-  for (const l of layout.layers) {
-    const n = l.heads * MAX_SEQ * l.headDim;
-    for (const name of [l.keyName, l.valueName]) caches[name] = { type: l.dtype, dims: [1, l.heads, MAX_SEQ, l.headDim], data: l.dtype === 'float32' ? new Float32Array(n) : new Uint16Array(n) };
-  }
-  const step = async (ids: number[], start: number) => {
-    const out = await backend.run({
-      input_ids: int64Host(ids, [1, ids.length]), position_ids: int64Host(ids.map((_, i) => start + i), [1, ids.length]),
-      ...caches, start_idx: int64Host([start], []), end_idx: int64Host([start + ids.length], []),
-    });
-    const next: Record<string, HostTensor> = {};
-    for (const l of layout.layers) {
-      if (!(out[l.keyOutput] instanceof DeviceTensor)) throw new Error('cache output did not stay on the device');
-      next[l.keyName] = out[l.keyOutput];
-      next[l.valueName] = out[l.valueOutput];
-    }
-    caches = next;
-    return out.logits;
-  };
+  const step = cacheStepper(backend, layout, (t) => {
+    if (!(t instanceof DeviceTensor)) throw new Error('cache output did not stay on the device');
+  });
   const prefill = toFloat32(await step(prompt, 0));
   const vocab = refPrefill.length / prompt.length;
   const runTokens = [argmaxRow(prefill, prompt.length - 1, vocab)];

@@ -3,7 +3,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DataType } from '../../src/ir/dtype';
 import { halfToFloat, bfloat16ToFloat } from '../../src/ir/float16';
-import type { HostTensor } from '../../src/runtime/host-tensor';
+import type { Backend } from '../../src/runtime/backend';
+import type { CacheLayout } from '../../src/runtime/cache-layout';
+import { HostTensor, int64Host } from '../../src/runtime/host-tensor';
 
 export const GPU_FIXTURES = [
   'fixtures/exports/gpt2.dynamo18.onnx', 'fixtures/exports/gpt2.dynamo23.onnx',
@@ -73,4 +75,30 @@ export function readRefs(dir: string): { refs: FixtureRef[]; data: Float32Array 
   const refs = JSON.parse(fs.readFileSync(path.join(dir, 'refs.json'), 'utf8')) as FixtureRef[];
   const buf = fs.readFileSync(path.join(dir, 'refs.bin'));
   return { refs, data: new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength)) };
+}
+
+/**
+ * Steps a static-cache graph for batch 1 from zeroed caches of MAX_SEQ: `step(ids, start)` runs ids at positions
+ * start.., feeds each step's cache outputs back and returns the logits. `checkCache` sees every cache output.
+ */
+export function cacheStepper(backend: Backend, layout: CacheLayout, checkCache: (t: HostTensor) => void = () => {}) {
+  let caches: Record<string, HostTensor> = {};
+  for (const l of layout.layers) {
+    const n = l.heads * MAX_SEQ * l.headDim;
+    for (const name of [l.keyName, l.valueName]) caches[name] = { type: l.dtype, dims: [1, l.heads, MAX_SEQ, l.headDim], data: l.dtype === 'float32' ? new Float32Array(n) : new Uint16Array(n) };
+  }
+  return async (ids: number[], start: number): Promise<HostTensor> => {
+    const out = await backend.run({
+      input_ids: int64Host(ids, [1, ids.length]), position_ids: int64Host(ids.map((_, i) => start + i), [1, ids.length]),
+      ...caches, start_idx: int64Host([start], []), end_idx: int64Host([start + ids.length], []),
+    });
+    const next: Record<string, HostTensor> = {};
+    for (const l of layout.layers) {
+      checkCache(out[l.keyOutput]);
+      next[l.keyName] = out[l.keyOutput];
+      next[l.valueName] = out[l.valueOutput];
+    }
+    caches = next;
+    return out.logits;
+  };
 }

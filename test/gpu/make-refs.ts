@@ -13,31 +13,13 @@ import '../../src/passes/llm';
 import { lowerLlm } from '../../src/passes/llm/pipeline';
 import { cacheLayout } from '../../src/runtime/cache-layout';
 import type { HostTensor } from '../../src/runtime/host-tensor';
-import { int64Host } from '../../src/runtime/host-tensor';
 import { OrtBackend } from '../../src/runtime/ort-backend';
-import { argmaxRow, FixtureRef, GPU_FIXTURES, GREEDY_STEPS, isFp16, MAX_SEQ, promptFor, relError, toFloat32 } from './fixtures';
+import { argmaxRow, cacheStepper, FixtureRef, GPU_FIXTURES, GREEDY_STEPS, isFp16, MAX_SEQ, promptFor, relError, toFloat32 } from './fixtures';
 
 export async function cpuRun(model: Model, prompt: number[], steps: number): Promise<{ prefill: HostTensor; decode: HostTensor; tokens: number[] }> {
   const layout = cacheLayout(model)!;
   const backend = await OrtBackend.create(model);
-  let caches: Record<string, HostTensor> = {};
-  for (const l of layout.layers) {
-    const n = l.heads * MAX_SEQ * l.headDim;
-    for (const name of [l.keyName, l.valueName]) caches[name] = { type: l.dtype, dims: [1, l.heads, MAX_SEQ, l.headDim], data: l.dtype === 'float32' ? new Float32Array(n) : new Uint16Array(n) };
-  }
-  const step = async (ids: number[], start: number) => {
-    const out = await backend.run({
-      input_ids: int64Host(ids, [1, ids.length]), position_ids: int64Host(ids.map((_, i) => start + i), [1, ids.length]),
-      ...caches, start_idx: int64Host([start], []), end_idx: int64Host([start + ids.length], []),
-    });
-    const next: Record<string, HostTensor> = {};
-    for (const l of layout.layers) {
-      next[l.keyName] = out[l.keyOutput];
-      next[l.valueName] = out[l.valueOutput];
-    }
-    caches = next;
-    return out.logits;
-  };
+  const step = cacheStepper(backend, layout);
   const prefill = await step(prompt, 0);
   const vocab = prefill.dims[2];
   const tokens = [argmaxRow(toFloat32(prefill), prompt.length - 1, vocab)];

@@ -1,4 +1,5 @@
 import { Attribute } from '../../../ir/attribute';
+import { DataType } from '../../../ir/dtype';
 import type { Builder } from '../../../ir/builder';
 import type { Model } from '../../../ir/model';
 import type { Node } from '../../../ir/node';
@@ -131,7 +132,7 @@ function attentionPlan(model: Model | undefined, n: Node): Plan | Failure {
   if (n.inputs.slice(4).some(Boolean)) return failure(`Attention ${n.describe()} has past_key/past_value inputs`, n);
   if (n.outputs.slice(1).some((o) => !o.isOmitted && (o.hasUses() || o.isGraphOutput))) return failure(`Attention ${n.describe()} has present/qk outputs in use`, n);
   const maskValue = n.inputs[3] ?? undefined;
-  const mask: MaskForm | undefined = maskValue ? { kind: maskValue.dtype === 9 ? 'bool' : 'bias', value: maskValue } : undefined;
+  const mask: MaskForm | undefined = maskValue ? { kind: maskValue.dtype === DataType.BOOL ? 'bool' : 'bias', value: maskValue } : undefined;
   const chain: ScoreChain = { q: n.inputs[0] as Value, k: n.inputs[1] as Value, scale: n.attr('scale') ? n.attrFloat('scale') : 'default', mask, upcast: false };
   const p = finishPlan(model, chain, n.inputs[2] as Value);
   if (p.k === chain.k && !p.causal) {
