@@ -28,6 +28,67 @@ export class DimExpr {
     return new DimExpr(new Map([[name, 1]]), 0);
   }
 
+  /**
+   * The common spelling, without the recursive parser's intermediate expressions: a sum of products of
+   * numbers, identifiers and {braced} names with no spaces, parentheses or unary minus inside a product
+   * (`2*batch*seq`, `-seq+4`, what toString prints). Undefined for anything else (the parser decides); where
+   * it answers, it answers what the parser would.
+   */
+  static parseSumOfProducts(text: string): DimExpr | undefined {
+    const n = text.length;
+    const terms = new Map<string, number>();
+    let constant = 0;
+    let pos = 0;
+    let sign = 1;
+    if (text.charCodeAt(0) === 45 /* - */) {
+      sign = -1;
+      pos = 1;
+    }
+    for (;;) {
+      // One product: factor ('*' factor)*.
+      let coef = sign;
+      let names: string[] | undefined;
+      for (;;) {
+        if (pos >= n) return undefined;
+        const c = text.charCodeAt(pos);
+        if (c >= 48 && c <= 57) {
+          const start = pos;
+          while (pos < n && text.charCodeAt(pos) >= 48 && text.charCodeAt(pos) <= 57) pos++;
+          coef *= Number(text.slice(start, pos));
+        } else if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95) {
+          const start = pos;
+          for (pos++; pos < n; pos++) {
+            const d = text.charCodeAt(pos);
+            if (!((d >= 65 && d <= 90) || (d >= 97 && d <= 122) || d === 95 || (d >= 48 && d <= 57))) break;
+          }
+          (names ??= []).push(text.slice(start, pos));
+        } else if (c === 123 /* { */) {
+          const end = text.indexOf('}', pos);
+          if (end < 0) return undefined;
+          (names ??= []).push(text.slice(pos + 1, end));
+          pos = end + 1;
+        } else {
+          return undefined;
+        }
+        if (pos < n && text.charCodeAt(pos) === 42 /* * */) pos++;
+        else break;
+      }
+      if (!names) constant += coef;
+      else if (coef !== 0) {
+        const key = names.length === 1 ? names[0] : names.sort().join(SEP);
+        const sum = (terms.get(key) ?? 0) + coef;
+        if (sum === 0) terms.delete(key);
+        else terms.set(key, sum);
+      }
+      if (pos >= n) return new DimExpr(terms, constant);
+      const op = text.charCodeAt(pos);
+      if (op === 43 /* + */) sign = 1;
+      else if (op === 45 /* - */) sign = -1;
+      else return undefined;
+      pos++;
+    }
+  }
+
   /** The value when the expression has no symbols. */
   get value(): number | undefined {
     return this.terms.size === 0 ? this.constant : undefined;
@@ -71,6 +132,9 @@ export class DimExpr {
   }
 
   add(other: DimExpr): DimExpr {
+    // Term maps are never mutated after construction, so a constant shift can share them.
+    if (other.terms.size === 0) return other.constant === 0 ? this : new DimExpr(this.terms, this.constant + other.constant);
+    if (this.terms.size === 0 && this.constant === 0) return other;
     const terms = new Map(this.terms);
     for (const [k, c] of other.terms) {
       const sum = (terms.get(k) ?? 0) + c;
@@ -90,12 +154,15 @@ export class DimExpr {
 
   scale(k: number): DimExpr {
     if (k === 0) return DimExpr.of(0);
+    if (k === 1) return this;
     const terms = new Map<string, number>();
     for (const [m, c] of this.terms) terms.set(m, c * k);
     return new DimExpr(terms, this.constant * k);
   }
 
   mul(other: DimExpr): DimExpr {
+    if (other.terms.size === 0) return this.scale(other.constant);
+    if (this.terms.size === 0) return other.scale(this.constant);
     let out = DimExpr.of(this.constant * other.constant);
     const parts = (e: DimExpr): [string[], number][] => [...e.terms].map(([k, c]) => [k.split(SEP), c]);
     const mine = parts(this);
@@ -186,13 +253,32 @@ function formatSymbol(name: string): string {
   return IDENT.test(name) ? name : `{${name}}`;
 }
 
+/** Whether `s` is a plain identifier (what IDENT matches), without a regex: the common dim, parsed often. */
+function isIdentifier(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const letter = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+    if (!letter && !(i > 0 && c >= 48 && c <= 57)) return false;
+  }
+  return true;
+}
+
 /** Parses a dim (number, expression text, or null). Unparsable text is one opaque symbol. */
 export function parseDim(d: Dim | DimExpr): DimExpr | null {
   if (d === null) return null;
   if (d instanceof DimExpr) return d;
   if (typeof d === 'number') return DimExpr.of(d);
+  if (isIdentifier(d)) return DimExpr.symbol(d);
+  const flat = DimExpr.parseSumOfProducts(d);
+  if (flat) return flat;
   const parsed = new Parser(d).parse();
   return parsed ?? DimExpr.symbol(d);
+}
+
+/** The recursive-descent parser alone (null when the text is not an expression): the reference for the shortcuts. */
+export function parseDimExpression(text: string): DimExpr | null {
+  return new Parser(text).parse();
 }
 
 /** The canonical IR form of an expression (null stays null). */
@@ -211,16 +297,22 @@ function lift2(a: Dim, b: Dim, f: (x: DimExpr, y: DimExpr) => DimExpr | null): D
   return x && y ? formatDim(f(x, y)) : null;
 }
 
+// The Dim-level helpers below take a shortcut when both dims are numbers (most dims of a real graph); the
+// shortcut computes what the DimExpr path would (`+ 0` as DimExpr.of does: no -0).
 export function addDims(a: Dim, b: Dim): Dim {
+  if (typeof a === 'number' && typeof b === 'number') return a + b + 0;
   return lift2(a, b, (x, y) => x.add(y));
 }
 export function subDims(a: Dim, b: Dim): Dim {
+  if (typeof a === 'number' && typeof b === 'number') return a - b + 0;
   return lift2(a, b, (x, y) => x.sub(y));
 }
 export function mulDims(a: Dim, b: Dim): Dim {
+  if (typeof a === 'number' && typeof b === 'number') return a * b + 0;
   return lift2(a, b, (x, y) => x.mul(y));
 }
 export function scaleDim(a: Dim, k: number): Dim {
+  if (typeof a === 'number') return a * k + 0;
   const x = parseDim(a);
   return x ? formatDim(x.scale(k)) : null;
 }
@@ -231,6 +323,16 @@ export function divDims(a: Dim, b: Dim): Dim {
 
 /** Product of dims (1 for none); null when any is unknown. */
 export function productOfDims(dims: readonly Dim[]): Dim {
+  let n = 1;
+  let allNumbers = true;
+  for (const d of dims) {
+    if (typeof d !== 'number') {
+      allNumbers = false;
+      break;
+    }
+    n *= d;
+  }
+  if (allNumbers) return n + 0;
   let acc: DimExpr | null = DimExpr.of(1);
   for (const d of dims) {
     const e = parseDim(d);
@@ -241,6 +343,9 @@ export function productOfDims(dims: readonly Dim[]): Dim {
 
 /** True when the two dims are provably equal (same canonical expression). Unknown dims are never equal. */
 export function dimsEqual(a: Dim, b: Dim): boolean {
+  if (a === null || b === null) return false;
+  if (a === b) return true;
+  if (typeof a === 'number' && typeof b === 'number') return false;
   const x = parseDim(a);
   const y = parseDim(b);
   return x !== null && y !== null && x.equals(y);
@@ -248,6 +353,9 @@ export function dimsEqual(a: Dim, b: Dim): boolean {
 
 /** Sign of `a - b` when it is a constant (−1, 0, 1); undefined when unknown or symbolic. */
 export function compareDims(a: Dim, b: Dim): -1 | 0 | 1 | undefined {
+  if (a === null || b === null) return undefined;
+  if (a === b) return 0;
+  if (typeof a === 'number' && typeof b === 'number') return a < b ? -1 : a > b ? 1 : 0;
   const x = parseDim(a);
   const y = parseDim(b);
   if (!x || !y) return undefined;
@@ -281,7 +389,14 @@ export function isStaticDim(d: Dim): d is number {
 
 /** Value of a dim when it is a constant (numbers, and strings like `3` or `seq-seq+2`). */
 export function staticValue(d: Dim): number | undefined {
-  return typeof d === 'number' ? d : parseDim(d)?.value;
+  if (typeof d === 'number') return d;
+  if (d === null || isIdentifier(d)) return undefined;
+  return parseDim(d)?.value;
+}
+
+/** What `/\s/` matches, for the characters a dim can hold (ASCII whitespace, NBSP, the Unicode spaces). */
+function isSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || (c > 127 && /\s/.test(String.fromCharCode(c)));
 }
 
 /** Recursive-descent parser for `expr := term (('+'|'-') term)*`, `term := factor ('*' factor)*`. */
@@ -300,7 +415,7 @@ class Parser {
   }
 
   private skip(): void {
-    while (this.pos < this.text.length && /\s/.test(this.text[this.pos])) this.pos++;
+    while (this.pos < this.text.length && isSpace(this.text.charCodeAt(this.pos))) this.pos++;
   }
   private peek(): string {
     this.skip();

@@ -1,7 +1,7 @@
 import * as fc from 'fast-check';
 import {
   addDims, canonicalDim, compareDims, DimExpr, dimsDiffer, dimsEqual, divDims, formatDim, mulDims, parseDim, productOfDims,
-  provablyAtLeast, provablyLess, scaleDim, staticValue, subDims,
+  parseDimExpression, provablyAtLeast, provablyLess, scaleDim, staticValue, subDims,
 } from '../../../src/passes/common/symbolic-dim';
 
 describe('symbolic dims', () => {
@@ -121,6 +121,38 @@ describe('symbolic dims', () => {
       expect(again.equals(e)).toBe(true);
       expect(formatDim(again)).toEqual(printed);
     }), { numRuns: 300 });
+  });
+
+  test('property: the sum-of-products shortcut and the numeric/identifier fast paths answer what the parser does', () => {
+    const token = fc.constantFrom('a', 'b', 'seq', 'batch_2', '{floor(s0/2)}', '{}', '0', '1', '7', '12', '+', '-', '*', '(', ')', ' ', '--', '2seq', '.', '}');
+    const textArb = fc.oneof(fc.array(token, { maxLength: 9 }).map((t) => t.join('')), exprArb.map((t) => t.replace(/[() ]/g, '')));
+    const dimArb = fc.oneof(textArb, fc.integer({ min: -9, max: 9 }), fc.constant(null));
+    fc.assert(fc.property(textArb, (text) => {
+      const flat = DimExpr.parseSumOfProducts(text);
+      const slow = parseDimExpression(text);
+      if (flat) {
+        expect(slow).not.toBeNull();
+        expect(flat.equals(slow as DimExpr)).toBe(true);
+        expect(flat.toString()).toBe((slow as DimExpr).toString());
+      }
+      const parsed = parseDim(text) as DimExpr;
+      expect(parsed.toString()).toBe((slow ?? DimExpr.symbol(text)).toString());
+    }), { numRuns: 2000 });
+    // The Dim-level shortcuts (numbers, equal operands) against the DimExpr path they skip.
+    fc.assert(fc.property(dimArb, dimArb, (x, y) => {
+      const px = parseDim(x);
+      const py = parseDim(y);
+      const viaExpr = (f: (a: DimExpr, b: DimExpr) => DimExpr | null) => (px && py ? formatDim(f(px, py)) : null);
+      expect(addDims(x, y)).toEqual(viaExpr((a, b) => a.add(b)));
+      expect(subDims(x, y)).toEqual(viaExpr((a, b) => a.sub(b)));
+      expect(mulDims(x, y)).toEqual(viaExpr((a, b) => a.mul(b)));
+      expect(productOfDims([x, y])).toEqual(viaExpr((a, b) => DimExpr.of(1).mul(a).mul(b)));
+      expect(dimsEqual(x, y)).toBe(px !== null && py !== null && px.equals(py));
+      const d = px && py ? px.sub(py).value : undefined;
+      expect(compareDims(x, y)).toBe(d === undefined ? undefined : d < 0 ? -1 : d > 0 ? 1 : 0);
+      expect(staticValue(x)).toBe(px?.value);
+      if (px) expect(scaleDim(x, 3)).toEqual(formatDim(px.scale(3)));
+    }), { numRuns: 1000 });
   });
 
   test('property: add/sub/mul agree with arithmetic, and exact division inverts multiplication', () => {

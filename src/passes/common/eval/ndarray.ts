@@ -111,8 +111,14 @@ export class NdArray {
   toTensor(name = ''): Tensor {
     if (this.source && this.decoded === undefined) return this.source;
     const d = this.data;
-    if (this.dtype === DataType.FLOAT16) return RawTensor.fromArray(this.dtype, this.dims, Uint16Array.from(d as Float32Array, floatToHalf), name);
-    if (this.dtype === DataType.BFLOAT16) return RawTensor.fromArray(this.dtype, this.dims, Uint16Array.from(d as Float32Array, floatToBfloat16), name);
+    // Plain loops: TypedArray.from with a map function is several times slower in V8.
+    if (this.dtype === DataType.FLOAT16 || this.dtype === DataType.BFLOAT16) {
+      const f = d as Float32Array;
+      const bits = new Uint16Array(f.length);
+      if (this.dtype === DataType.FLOAT16) for (let i = 0; i < f.length; i++) bits[i] = floatToHalf(f[i]);
+      else for (let i = 0; i < f.length; i++) bits[i] = floatToBfloat16(f[i]);
+      return RawTensor.fromArray(this.dtype, this.dims, bits, name);
+    }
     // Copy: the tensor must not alias storage an evaluator caller might still write.
     return RawTensor.fromArray(this.dtype, this.dims, (d as TensorArray).slice() as TensorArray, name);
   }
