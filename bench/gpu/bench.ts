@@ -1,7 +1,7 @@
 /**
  * onnx-lower on the cuda backend: batch-1 greedy decode of a lowered model (static_cache_v2 / v3), all on the
  * device (CudaBackend.greedy: one CUDA graph per token). Prints one JSON line per (engine, prompt).
- * Usage: node gpu.js bench MODEL.onnx NAME --prompts 32,2048 --new 128 --caches static_v2,static_v3 [--no-gemv]
+ * Usage: node gpu.js bench MODEL.onnx NAME --prompts 32,2048 --new 128 --caches static_v2,static_v3 [--no-gemv] [--no-pdl]
  */
 import { loadModel } from '../../src/ir/serde';
 import type { Model } from '../../src/ir/model';
@@ -59,6 +59,7 @@ export async function bench(argv: string[]): Promise<number> {
   const caches = flag('--caches', 'static_v2,static_v3').split(',') as ('static_v2' | 'static_v3')[];
   const reps = Number(flag('--reps', '3'));
   const gemv = !argv.includes('--no-gemv');
+  const pdl = !argv.includes('--no-pdl');
   const device = flag('--device', 'cuda') === 'emulator' ? 'emulator' : 'cuda';
   const maxSeq = Math.ceil((Math.max(...prompts) + newTokens) / 64) * 64;
   let t = performance.now();
@@ -72,7 +73,7 @@ export async function bench(argv: string[]): Promise<number> {
     const bytes = weightBytesPerToken(model);
     const vocab = Math.min(1000, Number(model.graph.outputs[0].shape?.[2] ?? 1000));
     t = performance.now();
-    const backend = await createCudaBackend(model, { gemv, device });
+    const backend = await createCudaBackend(model, { gemv, device, pdl });
     if (!copyBw && device === 'cuda') copyBw = backend.copyBandwidth(1 << 30, 20);
     try {
       for (const plen of prompts) {
@@ -84,7 +85,7 @@ export async function bench(argv: string[]): Promise<number> {
         const ttft = median(runs.map((r) => r.prefillMs));
         const stats = backend.planStats();
         const row = {
-          model: name, engine: `onnx-lower-${cache}${gemv ? '' : '-cublas'}`, prompt: plen, new: newTokens, tok_s: tps, ttft_ms: ttft,
+          model: name, engine: `onnx-lower-${cache}${gemv ? '' : '-cublas'}${pdl ? '' : '-nopdl'}`, prompt: plen, new: newTokens, tok_s: tps, ttft_ms: ttft,
           weight_bytes: bytes, achieved_bw: bytes * tps, copy_bw: copyBw, fraction_of_copy: (bytes * tps) / copyBw,
           device: backend.probe.name, lower_s: lowerS, setup_s: setupS,
           kernels_decode: stats.find((s) => s.key.includes('input_ids:1x1'))?.kernels, arena_mb: Math.max(...stats.map((s) => s.arenaBytes)) / 2 ** 20,

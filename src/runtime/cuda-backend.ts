@@ -2,7 +2,7 @@ import { DataType } from '../ir/dtype';
 import { OnnxLowerError } from '../ir/errors';
 import type { Model } from '../ir/model';
 import type { Value } from '../ir/value';
-import { dtBytes, numel, OpCode, dtCode } from '../converters/cuda';
+import { dtBytes, numel, OpCode, dtCode, MAX_RANK, weightsStoredTransposed } from '../converters/cuda';
 import type { Backend } from './backend';
 import { hostDType } from './cache-layout';
 import type { HostTensor } from './host-tensor';
@@ -28,6 +28,8 @@ export interface CudaBackendOptions {
   cudaGraphs?: boolean;
   /** Synchronise and check after every kernel (slow; for locating faults). */
   debugSync?: boolean;
+  /** Programmatic dependent launch on sm_90+ (default true): a kernel starts while its predecessor finishes. */
+  pdl?: boolean;
 }
 
 /** Whether the cuda backend can run here, and why not. */
@@ -37,8 +39,6 @@ export function cudaAvailability(kind: NativeKind = 'cuda'): { available: boolea
   const p = addon.probe();
   return p.available ? { available: true, device: p.name } : { available: false, reason: p.reason };
 }
-
-const COUNTERS = 1 << 16;
 
 interface CacheSlot {
   readonly name: string;
@@ -114,8 +114,6 @@ export class CudaBackend implements Backend {
   private readonly idioms: CacheIdioms | undefined;
   private readonly weightBufs = new Map<Value, PlanBuffer>();
   private readonly weightPtrs = new Map<number, number>();
-  private countersBuf: PlanBuffer | undefined;
-  private countersPtr = 0;
   private nextId = 1;
   private arena = { ptr: 0, bytes: 0 };
   private readonly plans = new Map<string, PlanState>();
@@ -139,11 +137,7 @@ export class CudaBackend implements Backend {
         }
         return b;
       },
-      counters: () => {
-        if (!this.countersBuf) this.countersBuf = { id: this.nextId++, kind: 'counters', bytes: COUNTERS * 4, name: 'gemv_counters' };
-        return this.countersBuf;
-      },
-      counterCapacity: COUNTERS,
+      transposed: options.gemv === false ? new Set() : weightsStoredTransposed(model),
     };
   }
 
@@ -159,6 +153,7 @@ export class CudaBackend implements Backend {
       throw new CudaUnavailableError((e as Error).message);
     }
     addon.setOption('debugSync', options.debugSync ? 1 : 0);
+    addon.setOption('pdl', options.pdl === false ? 0 : 1);
     return new CudaBackend(addon, model, options);
   }
 
@@ -182,24 +177,40 @@ export class CudaBackend implements Backend {
       }
     }
     this.uploadWeights();
-    if (this.countersBuf && !this.countersPtr) {
-      this.countersPtr = this.addon.alloc(this.countersBuf.bytes);
-      this.addon.fill(this.countersPtr, 0, this.countersBuf.bytes);
-    }
     if (plan.memory.arenaBytes > this.arena.bytes) this.growArena(plan.memory.arenaBytes);
     this.plans.set(key, st);
     return st;
   }
 
   private uploadWeights(): void {
-    for (const [v, b] of this.weightBufs) {
-      if (this.weightPtrs.has(b.id)) continue;
-      const t = v.constValue;
-      if (!t) throw new CudaRuntimeError('CUDA_WEIGHT', `initializer '${v.name}' has no data`, v.name);
-      const ptr = this.addon.alloc(b.bytes);
-      const bytes = t.bytes();
-      if (bytes.byteLength) this.addon.upload(ptr, bytes);
-      this.weightPtrs.set(b.id, ptr);
+    let staging: { ptr: number; bytes: number } | undefined;
+    try {
+      for (const [v, b] of this.weightBufs) {
+        if (this.weightPtrs.has(b.id)) continue;
+        const t = v.constValue;
+        if (!t) throw new CudaRuntimeError('CUDA_WEIGHT', `initializer '${v.name}' has no data`, v.name);
+        const ptr = this.addon.alloc(b.bytes);
+        this.weightPtrs.set(b.id, ptr);
+        const bytes = t.bytes();
+        if (!bytes.byteLength) continue;
+        if (!this.shared.transposed.has(v)) {
+          this.addon.upload(ptr, bytes);
+          continue;
+        }
+        // Stored transposed: upload [K, N] to a staging buffer, then a strided copy writes [N, K] in place.
+        if (!staging || staging.bytes < bytes.byteLength) {
+          if (staging) this.addon.free(staging.ptr);
+          staging = { ptr: this.addon.alloc(bytes.byteLength), bytes: bytes.byteLength };
+        }
+        this.addon.upload(staging.ptr, bytes);
+        const [K, N] = t.dims;
+        const dt = dtCode(t.dtype, v.name);
+        const pad = (a: number[]) => [...a, ...new Array<number>(MAX_RANK - a.length).fill(0)];
+        this.addon.exec(new Float64Array([OpCode.COPY, 2 + 1 + 3 * MAX_RANK + 2, dt, dt, 2, ...pad([N, K]), ...pad([1, N]), ...pad([K, 1]), staging.ptr, ptr]));
+        this.addon.sync();
+      }
+    } finally {
+      if (staging) this.addon.free(staging.ptr);
     }
   }
 
@@ -224,7 +235,6 @@ export class CudaBackend implements Backend {
       case 'const': return st.constPtrs.get(buf) as number;
       case 'input': return st.inputPtrs.get(buf) as number;
       case 'temp': return this.arena.ptr + (st.plan.memory.offsets.get(buf) as number);
-      case 'counters': return this.countersPtr;
       case 'cacheIn': return cacheIn.get(b.name) as number;
       case 'cacheOut': return cacheOut.get(b.name) as number;
     }
@@ -496,7 +506,6 @@ export class CudaBackend implements Backend {
     this.slots.forEach((s) => s.bufs.forEach((p) => this.addon.free(p)));
     this.slots.clear();
     if (this.arena.ptr) this.addon.free(this.arena.ptr);
-    if (this.countersPtr) this.addon.free(this.countersPtr);
     if (this.small) [this.small.next, this.small.log, this.small.counter].forEach((p) => this.addon.free(p));
   }
 }

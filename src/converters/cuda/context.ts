@@ -55,8 +55,6 @@ export interface ConvertContext {
   alias(v: Value, src: Value, info: TensorInfo, byteOffset?: number): void;
   /** Scratch memory that lives for the next emitted step only. */
   scratch(bytes: number): DeviceRef;
-  /** Persistent, zero-initialised int32 counters for the GEMV's split-K reduction (they reset themselves). */
-  counters(count: number): DeviceRef | undefined;
   emit(op: OpCode, args: readonly Arg[]): void;
   /** The cache an Attention K/V input reads, when it is the static cache idiom. */
   cacheView(v: Value): CacheView | undefined;
@@ -66,6 +64,10 @@ export interface ConvertContext {
   startRef(): DeviceRef;
   /** Marks a later node as already converted (fusions emit it with an earlier one). */
   skip(node: Node): void;
+  /** Whether a node was converted already (or skipped by a fusion). */
+  isHandled(node: Node): boolean;
+  /** Whether the backend stores this weight transposed ([K, N] as [N, K] row-major; see weightsStoredTransposed). */
+  storedTransposed(w: Value): boolean;
   /** Records that `v` is `weight` transposed ([K, N] -> [N, K]) without computing it; products read it as W^T. */
   deferTranspose(v: Value, weight: Value, info: TensorInfo): void;
   /** The weight a deferred transpose stands for. */

@@ -9,7 +9,7 @@ import { normalizationConverters } from './normalization';
 export * from './context';
 export * from './opcodes';
 export { attentionSplits } from './attention';
-export { GEMV_MAX_ROWS } from './linear';
+export { GEMV_MAX_ROWS, weightsStoredTransposed } from './linear';
 export { broadcastShape, contiguousStrides, numel, simplify } from './strided';
 
 export const cudaConverters: Readonly<Record<string, Converter>> = {

@@ -213,29 +213,24 @@ bool execOne(int op, ArgReader& r, std::string& err) {
       return true;
     }
     case OP_GEMV: {
-      int dt = r.in(); long long M = r.ll(), K = r.ll(); int nseg = r.in(); r.in(); r.p<void>(); r.p<void>();
+      int dt = r.in(); long long M = r.ll(), K = r.ll(); int nseg = r.in();
       void* x = r.p<void>();
+      if (nseg < 1 || nseg > MAX_GEMV_SEGS) { err = "gemv: 1 to 4 segments"; return false; }
       for (int sgi = 0; sgi < nseg; sgi++) {
-        long long N = r.ll(); void* W = r.p<void>(); void* bias = r.p<void>(); void* y = r.p<void>();
+        long long N = r.ll(); void* W = r.p<void>(); void* up = r.p<void>(); void* bias = r.p<void>(); void* y = r.p<void>();
         for (long long m = 0; m < M; m++)
           for (long long n = 0; n < N; n++) {
-            float acc = 0;
-            for (long long k = 0; k < K; k++) acc += (float)ld(x, dt, m * K + k) * (float)ld(W, dt, k * N + n);
-            if (bias) acc += (float)ld(bias, dt, n);
+            float acc = 0, acc2 = 0;
+            for (long long k = 0; k < K; k++) {
+              float xv = (float)ld(x, dt, m * K + k);
+              acc += xv * (float)ld(W, dt, n * K + k);
+              if (up) acc2 += xv * (float)ld(up, dt, n * K + k);
+            }
+            if (up) acc = acc / (1.f + std::exp(-acc)) * acc2;
+            else if (bias) acc += (float)ld(bias, dt, n);
             st(y, dt, m * N + n, acc);
           }
       }
-      return true;
-    }
-    case OP_GEMV_T: {
-      int dt = r.in(); long long M = r.ll(), N = r.ll(), K = r.ll(); void* x = r.p<void>(); void* W = r.p<void>(); void* bias = r.p<void>(); void* y = r.p<void>();
-      for (long long m = 0; m < M; m++)
-        for (long long n = 0; n < N; n++) {
-          float acc = 0;
-          for (long long k = 0; k < K; k++) acc += (float)ld(x, dt, m * K + k) * (float)ld(W, dt, n * K + k);
-          if (bias) acc += (float)ld(bias, dt, n);
-          st(y, dt, m * N + n, acc);
-        }
       return true;
     }
     case OP_ADD_RMSNORM: {

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 #include "ops.h"
 #include "device.h"
@@ -63,6 +64,7 @@ cudaStream_t g_stream;
 void* g_cublasWs;
 const size_t kCublasWs = 32u << 20;
 int g_smCount = 0;
+int g_major = 0;
 bool g_debugSync = false;
 std::map<int, cudaGraphExec_t> g_graphs;
 int g_nextGraph = 1;
@@ -71,6 +73,35 @@ bool ck(cudaError_t e, std::string& err, const char* what) {
   if (e == cudaSuccess) return true;
   err = std::string(what) + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
   return false;
+}
+
+// ------------------------------------------------------------------------------------------ launches
+// Programmatic dependent launch (sm_90+): every kernel is launched with programmatic stream serialization, so
+// the next kernel of the stream may start while this one finishes. Each kernel calls pdlWait() before it reads
+// what an earlier kernel wrote or writes anything (griddepcontrol.wait: the previous grid has completed and its
+// memory is visible), then pdlTrigger() to let the following kernel launch. Work that reads only constant
+// weights (the GEMV's first loads) goes before the wait and overlaps the previous kernel. Both are no-ops when
+// the kernel was launched without the attribute (g_pdl false: sm_80, or the option turned off).
+bool g_pdl = false;
+__device__ __forceinline__ void pdlWait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdlTrigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" :::);
+#endif
+}
+template <typename... E, typename... A>
+void launchK(void (*kernel)(E...), dim3 grid, dim3 block, size_t smem, A&&... args) {
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid; cfg.blockDim = block; cfg.dynamicSmemBytes = smem; cfg.stream = g_stream;
+  cudaLaunchAttribute at[1];
+  at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  at[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = at; cfg.numAttrs = g_pdl ? 1 : 0;
+  cudaLaunchKernelEx(&cfg, kernel, std::forward<A>(args)...);
 }
 
 // ------------------------------------------------------------------------------------------ element access
@@ -129,6 +160,7 @@ template <> struct Bytes<8> { typedef unsigned long long T; };
 
 template <int ES>
 __global__ void copyRaw(Nd3 nd, unsigned n, const void* in, void* out) {
+  pdlWait(); pdlTrigger();
   typedef typename Bytes<ES>::T T;
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
     long long oi, oo, unused;
@@ -137,6 +169,7 @@ __global__ void copyRaw(Nd3 nd, unsigned n, const void* in, void* out) {
   }
 }
 __global__ void copyCast(Nd3 nd, unsigned n, int dti, int dto, const void* in, void* out) {
+  pdlWait(); pdlTrigger();
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
     long long oi, oo, unused;
     offsets(nd, i, oi, oo, unused);
@@ -179,6 +212,7 @@ __device__ __forceinline__ double binAny(int op, double a, double b, bool isInt)
 }
 template <class T>
 __global__ void binarySame(int op, Nd3 nd, unsigned n, const T* a, const T* b, T* out, bool contiguous) {
+  pdlWait(); pdlTrigger();
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
     long long oa, ob, unused;
     if (contiguous) { oa = ob = i; } else offsets(nd, i, oa, ob, unused);
@@ -186,6 +220,7 @@ __global__ void binarySame(int op, Nd3 nd, unsigned n, const T* a, const T* b, T
   }
 }
 __global__ void binaryAny(int op, Nd3 nd, unsigned n, int dta, int dtb, int dto, const void* a, const void* b, void* out) {
+  pdlWait(); pdlTrigger();
   bool isInt = !(dta <= DT_BF16);
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
     long long oa, ob, unused;
@@ -218,15 +253,18 @@ __device__ __forceinline__ float unF(int op, float v) {
 }
 template <class T>
 __global__ void unarySame(int op, unsigned n, const T* in, T* out) {
+  pdlWait(); pdlTrigger();
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) out[i] = fromF<T>(unF(op, toF(in[i])));
 }
 __global__ void unaryAny(int op, unsigned n, int dti, int dto, const void* in, void* out) {
+  pdlWait(); pdlTrigger();
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
     double v = ldAny(in, dti, i);
     stAny(out, dto, i, op == U_NOT ? (double)(v == 0) : op == U_IDENTITY ? v : (double)unF(op, (float)v));
   }
 }
 __global__ void whereAny(Nd3 nd, unsigned n, int dt, const unsigned char* c, const void* x, const void* y, void* out) {
+  pdlWait(); pdlTrigger();
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
     long long oc, ox, oy;
     offsets(nd, i, oc, ox, oy);
@@ -235,6 +273,7 @@ __global__ void whereAny(Nd3 nd, unsigned n, int dt, const unsigned char* c, con
 }
 template <class T>
 __global__ void siluMul(unsigned n, const T* g, const T* u, T* out) {
+  pdlWait(); pdlTrigger();
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
     float gv = toF(g[i]);
     out[i] = fromF<T>(gv / (1.f + __expf(-gv)) * toF(u[i]));
@@ -269,6 +308,7 @@ __device__ float blockReduce(float v, bool isMax) {
 }
 
 __global__ void reduceLast(int op, int dti, int dto, long long cols, const void* in, void* out) {
+  pdlWait(); pdlTrigger();
   long long row = blockIdx.x;
   float acc = op == R_MAX ? -INFINITY : 0.f;
   for (long long j = threadIdx.x; j < cols; j += blockDim.x) {
@@ -281,6 +321,7 @@ __global__ void reduceLast(int op, int dti, int dto, long long cols, const void*
 
 template <class T, class TS>
 __global__ void rmsNorm(long long cols, float eps, const T* x, const TS* scale, T* out) {
+  pdlWait(); pdlTrigger();
   const T* xr = x + blockIdx.x * cols;
   T* yr = out + blockIdx.x * cols;
   float ss = 0.f;
@@ -291,6 +332,7 @@ __global__ void rmsNorm(long long cols, float eps, const T* x, const TS* scale, 
 }
 template <class T, class TS>
 __global__ void layerNorm(long long cols, float eps, const T* x, const TS* scale, const TS* bias, T* out) {
+  pdlWait(); pdlTrigger();
   const T* xr = x + blockIdx.x * cols;
   T* yr = out + blockIdx.x * cols;
   float s = 0.f;
@@ -304,6 +346,7 @@ __global__ void layerNorm(long long cols, float eps, const T* x, const TS* scale
 }
 template <class T>
 __global__ void softmaxLast(long long cols, const T* in, T* out) {
+  pdlWait(); pdlTrigger();
   const T* xr = in + blockIdx.x * cols;
   T* yr = out + blockIdx.x * cols;
   float m = -INFINITY;
@@ -316,6 +359,7 @@ __global__ void softmaxLast(long long cols, const T* in, T* out) {
 }
 template <class T>
 __global__ void argmaxLast(long long cols, long long rowStride, const T* in, long long* out) {
+  pdlWait(); pdlTrigger();
   const T* xr = in + blockIdx.x * rowStride;
   float best = -INFINITY;
   long long bi = 0x7fffffffffffffffLL;
@@ -340,6 +384,7 @@ __global__ void argmaxLast(long long cols, long long rowStride, const T* in, lon
 // ------------------------------------------------------------------------------------------ indexing
 template <int ES>
 __global__ void gatherRows(long long outer, long long axisDim, long long inner, long long nidx, int dti, const void* data, const void* idx, void* out) {
+  pdlWait(); pdlTrigger();
   typedef typename Bytes<ES>::T T;
   long long total = outer * nidx * inner;
   for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
@@ -354,6 +399,7 @@ __global__ void gatherRows(long long outer, long long axisDim, long long inner, 
 template <class T>
 __global__ void rope(int B, int H, int S, int D, int rd, int inter, int l3, int dtc, const T* x, const void* cs, const void* sn,
                      const long long* pos, T* out, long long cbs) {
+  pdlWait(); pdlTrigger();
   int half = rd / 2;
   int tail = D - rd;
   int per = half + tail;  // work items per (b, h, s) row
@@ -376,6 +422,7 @@ __global__ void rope(int B, int H, int S, int D, int rd, int inter, int l3, int 
 
 template <int ES>
 __global__ void cacheWrite(int B, int H, int T, int D, int S, void* dst, const void* cur, const long long* start) {
+  pdlWait(); pdlTrigger();
   typedef typename Bytes<ES>::T E;
   long long st = *start;
   long long total = (long long)B * H * S * D;
@@ -388,6 +435,7 @@ __global__ void cacheWrite(int B, int H, int T, int D, int S, void* dst, const v
 }
 
 __global__ void advance(int B, long long* ids, const long long* next, long long* pos, long long* start, long long* end, long long* log, long long* counter) {
+  pdlWait(); pdlTrigger();
   if (threadIdx.x != 0 || blockIdx.x != 0) return;
   long long c = *counter;
   for (int b = 0; b < B; b++) { ids[b] = next[b]; pos[b] += 1; log[c * B + b] = next[b]; }
@@ -395,125 +443,105 @@ __global__ void advance(int B, long long* ids, const long long* next, long long*
 }
 
 // ------------------------------------------------------------------------------------------ GEMV (M <= 4)
-// y_i[m, n] = sum_k x[m, k] W_i[k, n] (+ bias_i[n]) for up to 4 weight matrices sharing x (q/k/v, gate/up: one
-// launch). W_i row-major [K, N_i], N_i % (16 / sizeof(T)) == 0. A block is 32 column lanes x 8 k lanes over one
-// column tile of one segment; each thread loads 16 bytes of a W row per step. grid.y splits K; the last block
-// of a column tile to finish (atomic counter, reset by that block) adds the partial sums.
-struct GemvSeg { const void* W; const void* bias; void* y; int N; int blockStart; };
-struct GemvSegs { GemvSeg s[MAX_GEMV_SEGS]; int n; };
+// y_i[m, n] = sum_k x[m, k] W_i[n, k] (+ bias_i[n]) for up to 4 weight matrices sharing x (q/k/v: one launch).
+// W_i row-major [N_i, K] (the backend stores GEMV weights transposed from ONNX's [K, N]; tied LM heads are
+// [N, K] already), K % (16 / sizeof(T)) == 0. With `up` set, the segment is a SwiGLU MLP's gate/up pair:
+// y[m, n] = silu(x . W[n]) * (x . up[n]). A block is 8 warps; `wpr` warps share one row (each a K range, summed
+// in shared memory), so a block covers 8 / wpr rows. Each lane issues U 16-byte weight loads (streamed past L1)
+// before it uses them; the first batch is loaded before pdlWait(), overlapping the previous kernel.
+struct GemvSeg { const void* W; const void* up; const void* bias; void* y; int N; int blockStart; };
+struct GemvSegs { GemvSeg s[MAX_GEMV_SEGS]; int n; int wpr; };
+
+__device__ __forceinline__ uint4 ldStream(const uint4* p) {
+  uint4 r;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
+  return r;
+}
+template <class T>
+__device__ __forceinline__ float dot16(const uint4& a, const uint4& b) {
+  const T* x = (const T*)&a;
+  const T* w = (const T*)&b;
+  float s = 0.f;
+#pragma unroll
+  for (int e = 0; e < (int)(16 / sizeof(T)); e++) s += toF(x[e]) * toF(w[e]);
+  return s;
+}
+
+constexpr int GEMV_THREADS = 256, GEMV_WARPS = GEMV_THREADS / 32, GEMV_U = 4;
 
 template <class T, int M>
-__global__ void __launch_bounds__(256) gemvKernel(const T* __restrict__ x, GemvSegs segs, int K, int kChunk, float* ws, unsigned* counters) {
+__global__ void __launch_bounds__(GEMV_THREADS) gemvKernel(const T* x, GemvSegs segs, int K) {
   constexpr int VEC = 16 / sizeof(T);
-  constexpr int COLS = 32 * VEC;
-  __shared__ float red[8][M][COLS];
-  __shared__ bool isLast;
+  __shared__ float red[GEMV_WARPS][2][M];
   int si = 0;
 #pragma unroll
   for (int i = 1; i < MAX_GEMV_SEGS; i++) if (i < segs.n && (int)blockIdx.x >= segs.s[i].blockStart) si = i;
   const GemvSeg& sg = segs.s[si];
-  const T* __restrict__ W = (const T*)sg.W;
-  const T* bias = (const T*)sg.bias;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, wpr = segs.wpr;
+  const int n = (blockIdx.x - sg.blockStart) * (GEMV_WARPS / wpr) + warp / wpr, part = warp % wpr;
+  const bool valid = n < sg.N, swiglu = sg.up != nullptr;
+  const int KV = K / VEC, chunk = (KV + wpr - 1) / wpr;
+  const int kb = part * chunk, ke = min(KV, kb + chunk);
+  const uint4* wr = (const uint4*)sg.W + (size_t)(valid ? n : 0) * KV;
+  const uint4* ur = swiglu ? (const uint4*)sg.up + (size_t)(valid ? n : 0) * KV : wr;
+  float acc[M], acc2[M];
+#pragma unroll
+  for (int m = 0; m < M; m++) acc[m] = acc2[m] = 0.f;
+  bool waited = false;
+  for (int base = kb; base < ke; base += 32 * GEMV_U) {
+    uint4 w[GEMV_U], u[GEMV_U];
+#pragma unroll
+    for (int j = 0; j < GEMV_U; j++) {
+      int i = base + j * 32 + lane;
+      bool in = valid && i < ke;
+      w[j] = in ? ldStream(wr + i) : make_uint4(0, 0, 0, 0);
+      u[j] = in && swiglu ? ldStream(ur + i) : make_uint4(0, 0, 0, 0);
+    }
+    if (!waited) { pdlWait(); pdlTrigger(); waited = true; }
+#pragma unroll
+    for (int j = 0; j < GEMV_U; j++) {
+      int i = base + j * 32 + lane;
+      if (!valid || i >= ke) break;
+#pragma unroll
+      for (int m = 0; m < M; m++) {
+        uint4 xv = *((const uint4*)(x + (size_t)m * K) + i);
+        acc[m] += dot16<T>(xv, w[j]);
+        if (swiglu) acc2[m] += dot16<T>(xv, u[j]);
+      }
+    }
+  }
+  if (!waited) { pdlWait(); pdlTrigger(); }
+#pragma unroll
+  for (int m = 0; m < M; m++) { acc[m] = warpSum(acc[m]); if (swiglu) acc2[m] = warpSum(acc2[m]); }
+  if (wpr > 1) {
+    if (lane == 0)
+#pragma unroll
+      for (int m = 0; m < M; m++) { red[warp][0][m] = acc[m]; red[warp][1][m] = acc2[m]; }
+    __syncthreads();
+    if (part != 0) return;
+#pragma unroll
+    for (int m = 0; m < M; m++) {
+      float a = 0.f, b = 0.f;
+      for (int j = 0; j < wpr; j++) { a += red[warp + j][0][m]; b += red[warp + j][1][m]; }
+      acc[m] = a; acc2[m] = b;
+    }
+  }
+  if (lane != 0 || !valid) return;
   T* y = (T*)sg.y;
-  const int N = sg.N;
-  const int tile = blockIdx.x - sg.blockStart;
-  int tx = threadIdx.x & 31, ty = threadIdx.x >> 5;
-  int col0 = tile * COLS + tx * VEC;
-  int kb = blockIdx.y * kChunk, ke = min(K, kb + kChunk);
-  float acc[M][VEC];
+  const T* bias = (const T*)sg.bias;
 #pragma unroll
-  for (int m = 0; m < M; m++)
-#pragma unroll
-    for (int e = 0; e < VEC; e++) acc[m][e] = 0.f;
-  if (col0 < N) {
-#pragma unroll 4
-    for (int k = kb + ty; k < ke; k += 8) {
-      uint4 raw = __ldg((const uint4*)(W + (size_t)k * N + col0));
-      const T* w = (const T*)&raw;
-#pragma unroll
-      for (int m = 0; m < M; m++) {
-        float xv = toF(x[(size_t)m * K + k]);
-#pragma unroll
-        for (int e = 0; e < VEC; e++) acc[m][e] += xv * toF(w[e]);
-      }
-    }
-  }
-#pragma unroll
-  for (int m = 0; m < M; m++)
-#pragma unroll
-    for (int e = 0; e < VEC; e++) red[ty][m][tx * VEC + e] = acc[m][e];
-  __syncthreads();
-  const size_t wsCols = (size_t)gridDim.x * COLS;
-  for (int c = threadIdx.x; c < COLS; c += 256) {
-    int col = tile * COLS + c;
-    for (int m = 0; m < M; m++) {
-      float sum = 0.f;
-#pragma unroll
-      for (int j = 0; j < 8; j++) sum += red[j][m][c];
-      if (col >= N) continue;
-      if (gridDim.y == 1) y[(size_t)m * N + col] = fromF<T>(sum + (bias ? toF(bias[col]) : 0.f));
-      else ws[((size_t)blockIdx.y * M + m) * wsCols + (size_t)blockIdx.x * COLS + c] = sum;
-    }
-  }
-  if (gridDim.y == 1) return;
-  __threadfence();
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    unsigned prev = atomicAdd(&counters[blockIdx.x], 1u);
-    isLast = prev == gridDim.y - 1;
-  }
-  __syncthreads();
-  if (!isLast) return;
-  __threadfence();
-  for (int c = threadIdx.x; c < COLS; c += 256) {
-    int col = tile * COLS + c;
-    if (col >= N) continue;
-    for (int m = 0; m < M; m++) {
-      float sum = 0.f;
-      for (int j = 0; j < (int)gridDim.y; j++) sum += __ldcg(&ws[((size_t)j * M + m) * wsCols + (size_t)blockIdx.x * COLS + c]);
-      y[(size_t)m * N + col] = fromF<T>(sum + (bias ? toF(bias[col]) : 0.f));
-    }
-  }
-  if (threadIdx.x == 0) counters[blockIdx.x] = 0;
-}
-
-// y[m, n] = sum_k x[m, k] W[n, k] (+ bias[n]), W row-major [N, K] with K % (16 / sizeof(T)) == 0: one warp per
-// row of W at a time (coalesced 16-byte loads along K), warp-shuffle reduction. Tied LM heads read the
-// embedding table this way without a transposed copy.
-template <class T, int M>
-__global__ void __launch_bounds__(256) gemvTKernel(const T* __restrict__ x, const T* __restrict__ W, const T* __restrict__ bias, T* __restrict__ y, int N, int K) {
-  constexpr int VEC = 16 / sizeof(T);
-  int lane = threadIdx.x & 31;
-  int warp = (blockIdx.x * blockDim.x + threadIdx.x) >> 5;
-  int warps = (gridDim.x * blockDim.x) >> 5;
-  for (int n = warp; n < N; n += warps) {
-    const T* wr = W + (size_t)n * K;
-    float acc[M];
-#pragma unroll
-    for (int m = 0; m < M; m++) acc[m] = 0.f;
-#pragma unroll 4
-    for (int k = lane * VEC; k < K; k += 32 * VEC) {
-      uint4 raw = __ldg((const uint4*)(wr + k));
-      const T* w = (const T*)&raw;
-#pragma unroll
-      for (int m = 0; m < M; m++) {
-        uint4 xr = __ldg((const uint4*)(x + (size_t)m * K + k));
-        const T* xv = (const T*)&xr;
-#pragma unroll
-        for (int e = 0; e < VEC; e++) acc[m] += toF(xv[e]) * toF(w[e]);
-      }
-    }
-#pragma unroll
-    for (int m = 0; m < M; m++) {
-      float v = warpSum(acc[m]);
-      if (lane == 0) y[(size_t)m * N + n] = fromF<T>(v + (bias ? toF(bias[n]) : 0.f));
-    }
+  for (int m = 0; m < M; m++) {
+    float v = acc[m];
+    if (swiglu) v = v / (1.f + __expf(-v)) * acc2[m];
+    else if (bias) v += toF(bias[n]);
+    y[(size_t)m * sg.N + n] = fromF<T>(v);
   }
 }
 
 // sum = a + b (the residual stream) and out = rmsnorm(sum) * scale, one block per row.
 template <class T, class TS>
 __global__ void addRmsNorm(long long cols, float eps, const T* a, const T* b, const TS* scale, T* sum, T* out) {
+  pdlWait(); pdlTrigger();
   size_t base = (size_t)blockIdx.x * cols;
   float ss = 0.f;
   for (long long j = threadIdx.x; j < cols; j += blockDim.x) {
@@ -537,6 +565,7 @@ constexpr int ATT_ROWS_PER_WARP = 4, ATT_WARPS = 4, ATT_ROWS = ATT_ROWS_PER_WARP
 
 template <class T, int NV>
 __global__ void __launch_bounds__(128) attnKernel(AttnArgs a) {
+  pdlWait(); pdlTrigger();
   extern __shared__ float smem[];
   const int D = a.D, Dv = a.Dv, G = a.Hq / a.Hkv, rowsTotal = G * a.S;
   float* Kt = smem;                       // [32][D + 1]
@@ -656,6 +685,7 @@ __global__ void __launch_bounds__(128) attnKernel(AttnArgs a) {
 
 template <class T>
 __global__ void attnCombine(AttnArgs a) {
+  pdlWait(); pdlTrigger();
   long long row = blockIdx.x;  // (b * Hq + hq) * S + s
   int s = row % a.S; long long bh = row / a.S; int hq = bh % a.Hq; int b = bh / a.Hq;
   const float* w = a.ws + row * a.splits * (a.Dv + 2);
@@ -691,8 +721,8 @@ bool launchAttnNV(const AttnArgs& a, std::string& err) {
   }
   int G = a.Hq / a.Hkv;
   dim3 grid((G * a.S + ATT_ROWS - 1) / ATT_ROWS, a.Hkv * a.splits, a.B);
-  attnKernel<T, NV><<<grid, ATT_WARPS * 32, sm, g_stream>>>(a);
-  if (a.splits > 1) attnCombine<T><<<a.B * a.Hq * a.S, 128, 0, g_stream>>>(a);
+  launchK(attnKernel<T, NV>, grid, ATT_WARPS * 32, sm, a);
+  if (a.splits > 1) launchK(attnCombine<T>, a.B * a.Hq * a.S, 128, 0, a);
   return true;
 }
 template <class T>
@@ -739,39 +769,33 @@ bool gemm(int dt, int ta, int tb, long long M, long long N, long long K, long lo
   return true;
 }
 
-template <class T>
-bool gemvT(long long M, long long K, const void* x, GemvSegs segs, int ks, float* ws, unsigned* counters, std::string& err) {
-  constexpr int COLS = 32 * (16 / sizeof(T));
-  int blocks = 0;
-  for (int i = 0; i < segs.n; i++) {
-    segs.s[i].blockStart = blocks;
-    blocks += (segs.s[i].N + COLS - 1) / COLS;
-  }
-  int kChunk = (int)(((K + ks - 1) / ks + 7) / 8 * 8);
-  int gy = (int)((K + kChunk - 1) / kChunk);
-  dim3 grid((unsigned)blocks, gy);
-  const T* xp = (const T*)x;
-  switch (M) {
-    case 1: gemvKernel<T, 1><<<grid, 256, 0, g_stream>>>(xp, segs, (int)K, kChunk, ws, counters); break;
-    case 2: gemvKernel<T, 2><<<grid, 256, 0, g_stream>>>(xp, segs, (int)K, kChunk, ws, counters); break;
-    case 3: gemvKernel<T, 3><<<grid, 256, 0, g_stream>>>(xp, segs, (int)K, kChunk, ws, counters); break;
-    case 4: gemvKernel<T, 4><<<grid, 256, 0, g_stream>>>(xp, segs, (int)K, kChunk, ws, counters); break;
-    default: err = "gemv: M above 4"; return false;
-  }
-  return true;
+// Warps per row: each warp takes about 256 16-byte loads of a row (8 per lane), at most a whole block (8).
+int gemvWarpsPerRow(long long K, int vec) {
+  long long kv = K / vec;
+  int w = 1;
+  while (w < GEMV_WARPS && kv > 256LL * w) w *= 2;
+  return w;
 }
 
 template <class T>
-bool gemvTransposed(long long M, long long N, long long K, const void* x, const void* W, const void* bias, void* y, std::string& err) {
-  int blocks = (int)std::min<long long>((N + 7) / 8, (long long)g_smCount * 16);
-  const T *xp = (const T*)x, *wp = (const T*)W, *bp = (const T*)bias;
-  T* yp = (T*)y;
+bool gemvRun(long long M, long long K, const void* x, GemvSegs segs, std::string& err) {
+  constexpr int VEC = 16 / sizeof(T);
+  if (K % VEC) { err = "gemv: K must be a multiple of " + std::to_string(VEC); return false; }
+  segs.wpr = gemvWarpsPerRow(K, VEC);
+  const int rowsPerBlock = GEMV_WARPS / segs.wpr;
+  int blocks = 0;
+  for (int i = 0; i < segs.n; i++) {
+    segs.s[i].blockStart = blocks;
+    blocks += (segs.s[i].N + rowsPerBlock - 1) / rowsPerBlock;
+  }
+  if (!blocks) return true;
+  const T* xp = (const T*)x;
   switch (M) {
-    case 1: gemvTKernel<T, 1><<<blocks, 256, 0, g_stream>>>(xp, wp, bp, yp, (int)N, (int)K); break;
-    case 2: gemvTKernel<T, 2><<<blocks, 256, 0, g_stream>>>(xp, wp, bp, yp, (int)N, (int)K); break;
-    case 3: gemvTKernel<T, 3><<<blocks, 256, 0, g_stream>>>(xp, wp, bp, yp, (int)N, (int)K); break;
-    case 4: gemvTKernel<T, 4><<<blocks, 256, 0, g_stream>>>(xp, wp, bp, yp, (int)N, (int)K); break;
-    default: err = "gemv_t: M above 4"; return false;
+    case 1: launchK(gemvKernel<T, 1>, blocks, GEMV_THREADS, 0, xp, segs, (int)K); break;
+    case 2: launchK(gemvKernel<T, 2>, blocks, GEMV_THREADS, 0, xp, segs, (int)K); break;
+    case 3: launchK(gemvKernel<T, 3>, blocks, GEMV_THREADS, 0, xp, segs, (int)K); break;
+    case 4: launchK(gemvKernel<T, 4>, blocks, GEMV_THREADS, 0, xp, segs, (int)K); break;
+    default: err = "gemv: M above 4"; return false;
   }
   return true;
 }
@@ -802,13 +826,13 @@ bool execOne(int op, ArgReader& r, std::string& err) {
         return ck(cudaMemcpyAsync(out, in, (size_t)n * dtSize(dti), cudaMemcpyDeviceToDevice, g_stream), err, "copy");
       if (dti == dto) {
         switch (dtSize(dti)) {
-          case 1: copyRaw<1><<<blocksFor(n), 256, 0, g_stream>>>(nd, n, in, out); break;
-          case 2: copyRaw<2><<<blocksFor(n), 256, 0, g_stream>>>(nd, n, in, out); break;
-          case 4: copyRaw<4><<<blocksFor(n), 256, 0, g_stream>>>(nd, n, in, out); break;
-          default: copyRaw<8><<<blocksFor(n), 256, 0, g_stream>>>(nd, n, in, out); break;
+          case 1: launchK(copyRaw<1>, blocksFor(n), 256, 0, nd, n, in, out); break;
+          case 2: launchK(copyRaw<2>, blocksFor(n), 256, 0, nd, n, in, out); break;
+          case 4: launchK(copyRaw<4>, blocksFor(n), 256, 0, nd, n, in, out); break;
+          default: launchK(copyRaw<8>, blocksFor(n), 256, 0, nd, n, in, out); break;
         }
       } else {
-        copyCast<<<blocksFor(n), 256, 0, g_stream>>>(nd, n, dti, dto, in, out);
+        launchK(copyCast, blocksFor(n), 256, 0, nd, n, dti, dto, in, out);
       }
       return true;
     }
@@ -821,9 +845,9 @@ bool execOne(int op, ArgReader& r, std::string& err) {
       bool same = dta == dtb && dta == dto && dta <= DT_BF16 && bop <= B_MIN;
       if (same) {
         bool contiguous = contiguousStrides(nd, nd.s0) && contiguousStrides(nd, nd.s1);
-        LAUNCH_FLOAT_T(dta, (binarySame<T><<<blocksFor(n), 256, 0, g_stream>>>(bop, nd, n, (const T*)a, (const T*)b, (T*)out, contiguous)));
+        LAUNCH_FLOAT_T(dta, (launchK(binarySame<T>, blocksFor(n), 256, 0, bop, nd, n, (const T*)a, (const T*)b, (T*)out, contiguous)));
       } else {
-        binaryAny<<<blocksFor(n), 256, 0, g_stream>>>(bop, nd, n, dta, dtb, dto, a, b, out);
+        launchK(binaryAny, blocksFor(n), 256, 0, bop, nd, n, dta, dtb, dto, a, b, out);
       }
       return true;
     }
@@ -831,9 +855,9 @@ bool execOne(int op, ArgReader& r, std::string& err) {
       int uop = r.in(), dti = r.in(), dto = r.in(); long long n = r.ll(); void* in = r.p<void>(); void* out = r.p<void>(); r.d();
       if (n == 0) return true;
       if (dti == dto && dti <= DT_BF16 && uop != U_NOT) {
-        LAUNCH_FLOAT_T(dti, (unarySame<T><<<blocksFor(n), 256, 0, g_stream>>>(uop, (unsigned)n, (const T*)in, (T*)out)));
+        LAUNCH_FLOAT_T(dti, (launchK(unarySame<T>, blocksFor(n), 256, 0, uop, (unsigned)n, (const T*)in, (T*)out)));
       } else {
-        unaryAny<<<blocksFor(n), 256, 0, g_stream>>>(uop, (unsigned)n, dti, dto, in, out);
+        launchK(unaryAny, blocksFor(n), 256, 0, uop, (unsigned)n, dti, dto, in, out);
       }
       return true;
     }
@@ -842,7 +866,7 @@ bool execOne(int op, ArgReader& r, std::string& err) {
       Nd3 nd; readNd3(r, nd, 3);
       void* c = r.p<void>(); void* x = r.p<void>(); void* y = r.p<void>(); void* out = r.p<void>();
       unsigned n = countOf(nd);
-      if (n) whereAny<<<blocksFor(n), 256, 0, g_stream>>>(nd, n, dt, (const unsigned char*)c, x, y, out);
+      if (n) launchK(whereAny, blocksFor(n), 256, 0, nd, n, dt, (const unsigned char*)c, x, y, out);
       return true;
     }
     case OP_GEMM: {
@@ -853,57 +877,51 @@ bool execOne(int op, ArgReader& r, std::string& err) {
       return gemm(dt, ta, tb, M, N, K, batch, A, sA, B, sB, C, sC, alpha, beta, err);
     }
     case OP_GEMV: {
-      int dt = r.in(); long long M = r.ll(), K = r.ll(); int nseg = r.in(); int ks = r.in(); float* ws = r.p<float>(); unsigned* counters = r.p<unsigned>();
+      int dt = r.in(); long long M = r.ll(), K = r.ll(); int nseg = r.in();
       void* x = r.p<void>();
       if (nseg < 1 || nseg > MAX_GEMV_SEGS) { err = "gemv: 1 to 4 segments"; return false; }
       GemvSegs segs{};
       segs.n = nseg;
       for (int i = 0; i < nseg; i++) {
-        segs.s[i].N = (int)r.ll(); segs.s[i].W = r.p<void>(); segs.s[i].bias = r.p<void>(); segs.s[i].y = r.p<void>();
+        segs.s[i].N = (int)r.ll(); segs.s[i].W = r.p<void>(); segs.s[i].up = r.p<void>(); segs.s[i].bias = r.p<void>(); segs.s[i].y = r.p<void>();
       }
-      if (dt == DT_F16) return gemvT<__half>(M, K, x, segs, ks, ws, counters, err);
-      if (dt == DT_BF16) return gemvT<__nv_bfloat16>(M, K, x, segs, ks, ws, counters, err);
-      return gemvT<float>(M, K, x, segs, ks, ws, counters, err);
-    }
-    case OP_GEMV_T: {
-      int dt = r.in(); long long M = r.ll(), N = r.ll(), K = r.ll(); void* x = r.p<void>(); void* W = r.p<void>(); void* bias = r.p<void>(); void* y = r.p<void>();
-      if (dt == DT_F16) return gemvTransposed<__half>(M, N, K, x, W, bias, y, err);
-      if (dt == DT_BF16) return gemvTransposed<__nv_bfloat16>(M, N, K, x, W, bias, y, err);
-      return gemvTransposed<float>(M, N, K, x, W, bias, y, err);
+      if (dt == DT_F16) return gemvRun<__half>(M, K, x, segs, err);
+      if (dt == DT_BF16) return gemvRun<__nv_bfloat16>(M, K, x, segs, err);
+      return gemvRun<float>(M, K, x, segs, err);
     }
     case OP_ADD_RMSNORM: {
       int dt = r.in(), dts = r.in(); long long rows = r.ll(), cols = r.ll(); float eps = r.f();
       void* a = r.p<void>(); void* b = r.p<void>(); void* sc = r.p<void>(); void* sum = r.p<void>(); void* out = r.p<void>();
       if (!rows) return true;
-      if (dts == dt) { LAUNCH_FLOAT_T(dt, (addRmsNorm<T, T><<<(unsigned)rows, normThreads(cols), 0, g_stream>>>(cols, eps, (const T*)a, (const T*)b, (const T*)sc, (T*)sum, (T*)out))); }
-      else if (dts == DT_F32) { LAUNCH_FLOAT_T(dt, (addRmsNorm<T, float><<<(unsigned)rows, normThreads(cols), 0, g_stream>>>(cols, eps, (const T*)a, (const T*)b, (const float*)sc, (T*)sum, (T*)out))); }
+      if (dts == dt) { LAUNCH_FLOAT_T(dt, (launchK(addRmsNorm<T, T>, (unsigned)rows, normThreads(cols), 0, cols, eps, (const T*)a, (const T*)b, (const T*)sc, (T*)sum, (T*)out))); }
+      else if (dts == DT_F32) { LAUNCH_FLOAT_T(dt, (launchK(addRmsNorm<T, float>, (unsigned)rows, normThreads(cols), 0, cols, eps, (const T*)a, (const T*)b, (const float*)sc, (T*)sum, (T*)out))); }
       else { err = "add+RMSNorm: scale dtype must match the input or be float32"; return false; }
       return true;
     }
     case OP_REDUCE: {
       int rop = r.in(), dti = r.in(), dto = r.in(); long long rows = r.ll(), cols = r.ll(); void* in = r.p<void>(); void* out = r.p<void>();
-      if (rows) reduceLast<<<(unsigned)rows, normThreads(cols), 0, g_stream>>>(rop, dti, dto, cols, in, out);
+      if (rows) launchK(reduceLast, (unsigned)rows, normThreads(cols), 0, rop, dti, dto, cols, in, out);
       return true;
     }
     case OP_RMSNORM: {
       int dt = r.in(), dts = r.in(); long long rows = r.ll(), cols = r.ll(); float eps = r.f(); void* x = r.p<void>(); void* sc = r.p<void>(); void* out = r.p<void>();
       if (!rows) return true;
-      if (dts == dt) { LAUNCH_FLOAT_T(dt, (rmsNorm<T, T><<<(unsigned)rows, normThreads(cols), 0, g_stream>>>(cols, eps, (const T*)x, (const T*)sc, (T*)out))); }
-      else if (dts == DT_F32) { LAUNCH_FLOAT_T(dt, (rmsNorm<T, float><<<(unsigned)rows, normThreads(cols), 0, g_stream>>>(cols, eps, (const T*)x, (const float*)sc, (T*)out))); }
+      if (dts == dt) { LAUNCH_FLOAT_T(dt, (launchK(rmsNorm<T, T>, (unsigned)rows, normThreads(cols), 0, cols, eps, (const T*)x, (const T*)sc, (T*)out))); }
+      else if (dts == DT_F32) { LAUNCH_FLOAT_T(dt, (launchK(rmsNorm<T, float>, (unsigned)rows, normThreads(cols), 0, cols, eps, (const T*)x, (const float*)sc, (T*)out))); }
       else { err = "RMSNormalization: scale dtype must match the input or be float32"; return false; }
       return true;
     }
     case OP_LAYERNORM: {
       int dt = r.in(), dts = r.in(); long long rows = r.ll(), cols = r.ll(); float eps = r.f(); void* x = r.p<void>(); void* sc = r.p<void>(); void* bias = r.p<void>(); void* out = r.p<void>();
       if (!rows) return true;
-      if (dts == dt) { LAUNCH_FLOAT_T(dt, (layerNorm<T, T><<<(unsigned)rows, normThreads(cols), 0, g_stream>>>(cols, eps, (const T*)x, (const T*)sc, (const T*)bias, (T*)out))); }
-      else if (dts == DT_F32) { LAUNCH_FLOAT_T(dt, (layerNorm<T, float><<<(unsigned)rows, normThreads(cols), 0, g_stream>>>(cols, eps, (const T*)x, (const float*)sc, (const float*)bias, (T*)out))); }
+      if (dts == dt) { LAUNCH_FLOAT_T(dt, (launchK(layerNorm<T, T>, (unsigned)rows, normThreads(cols), 0, cols, eps, (const T*)x, (const T*)sc, (const T*)bias, (T*)out))); }
+      else if (dts == DT_F32) { LAUNCH_FLOAT_T(dt, (launchK(layerNorm<T, float>, (unsigned)rows, normThreads(cols), 0, cols, eps, (const T*)x, (const float*)sc, (const float*)bias, (T*)out))); }
       else { err = "LayerNormalization: scale dtype must match the input or be float32"; return false; }
       return true;
     }
     case OP_SOFTMAX: {
       int dt = r.in(); long long rows = r.ll(), cols = r.ll(); void* in = r.p<void>(); void* out = r.p<void>();
-      if (rows) LAUNCH_FLOAT_T(dt, (softmaxLast<T><<<(unsigned)rows, normThreads(cols), 0, g_stream>>>(cols, (const T*)in, (T*)out)));
+      if (rows) LAUNCH_FLOAT_T(dt, (launchK(softmaxLast<T>, (unsigned)rows, normThreads(cols), 0, cols, (const T*)in, (T*)out)));
       return true;
     }
     case OP_GATHER: {
@@ -912,10 +930,10 @@ bool execOne(int op, ArgReader& r, std::string& err) {
       long long total = outer * nidx * inner;
       if (!total) return true;
       switch (dtSize(dt)) {
-        case 1: gatherRows<1><<<blocksFor(total), 256, 0, g_stream>>>(outer, axisDim, inner, nidx, dti, data, idx, out); break;
-        case 2: gatherRows<2><<<blocksFor(total), 256, 0, g_stream>>>(outer, axisDim, inner, nidx, dti, data, idx, out); break;
-        case 4: gatherRows<4><<<blocksFor(total), 256, 0, g_stream>>>(outer, axisDim, inner, nidx, dti, data, idx, out); break;
-        default: gatherRows<8><<<blocksFor(total), 256, 0, g_stream>>>(outer, axisDim, inner, nidx, dti, data, idx, out); break;
+        case 1: launchK(gatherRows<1>, blocksFor(total), 256, 0, outer, axisDim, inner, nidx, dti, data, idx, out); break;
+        case 2: launchK(gatherRows<2>, blocksFor(total), 256, 0, outer, axisDim, inner, nidx, dti, data, idx, out); break;
+        case 4: launchK(gatherRows<4>, blocksFor(total), 256, 0, outer, axisDim, inner, nidx, dti, data, idx, out); break;
+        default: launchK(gatherRows<8>, blocksFor(total), 256, 0, outer, axisDim, inner, nidx, dti, data, idx, out); break;
       }
       return true;
     }
@@ -923,7 +941,7 @@ bool execOne(int op, ArgReader& r, std::string& err) {
       int dt = r.in(), dtc = r.in(), B = r.in(), H = r.in(), S = r.in(), D = r.in(), rd = r.in(), inter = r.in(), l3 = r.in();
       void* x = r.p<void>(); void* cs = r.p<void>(); void* sn = r.p<void>(); long long* pos = r.p<long long>(); void* out = r.p<void>(); long long cbs = r.ll();
       long long total = (long long)B * H * S * (rd / 2 + D - rd);
-      if (total) LAUNCH_FLOAT_T(dt, (rope<T><<<blocksFor(total), 256, 0, g_stream>>>(B, H, S, D, rd, inter, l3, dtc, (const T*)x, cs, sn, pos, (T*)out, cbs)));
+      if (total) LAUNCH_FLOAT_T(dt, (launchK(rope<T>, blocksFor(total), 256, 0, B, H, S, D, rd, inter, l3, dtc, (const T*)x, cs, sn, pos, (T*)out, cbs)));
       return true;
     }
     case OP_ATTENTION: {
@@ -942,19 +960,19 @@ bool execOne(int op, ArgReader& r, std::string& err) {
       if (src != dst && !ck(cudaMemcpyAsync(dst, src, (size_t)B * H * T * D * es, cudaMemcpyDeviceToDevice, g_stream), err, "cache copy")) return false;
       long long total = (long long)B * H * S * D;
       if (!total) return true;
-      if (es == 2) cacheWrite<2><<<blocksFor(total), 256, 0, g_stream>>>(B, H, T, D, S, dst, cur, start);
-      else cacheWrite<4><<<blocksFor(total), 256, 0, g_stream>>>(B, H, T, D, S, dst, cur, start);
+      if (es == 2) launchK(cacheWrite<2>, blocksFor(total), 256, 0, B, H, T, D, S, dst, cur, start);
+      else launchK(cacheWrite<4>, blocksFor(total), 256, 0, B, H, T, D, S, dst, cur, start);
       return true;
     }
     case OP_ARGMAX: {
       int dt = r.in(); long long rows = r.ll(), cols = r.ll(), rs = r.ll(); void* in = r.p<void>(); long long* out = r.p<long long>();
-      if (rows) LAUNCH_FLOAT_T(dt, (argmaxLast<T><<<(unsigned)rows, 1024, 0, g_stream>>>(cols, rs, (const T*)in, out)));
+      if (rows) LAUNCH_FLOAT_T(dt, (launchK(argmaxLast<T>, (unsigned)rows, 1024, 0, cols, rs, (const T*)in, out)));
       return true;
     }
     case OP_ADVANCE: {
       int B = r.in(); long long* ids = r.p<long long>(); long long* next = r.p<long long>(); long long* pos = r.p<long long>();
       long long* start = r.p<long long>(); long long* end = r.p<long long>(); long long* log = r.p<long long>(); long long* counter = r.p<long long>();
-      advance<<<1, 32, 0, g_stream>>>(B, ids, next, pos, start, end, log, counter);
+      launchK(advance, 1, 32, 0, B, ids, next, pos, start, end, log, counter);
       return true;
     }
     case OP_MEMCPY: {
@@ -963,7 +981,7 @@ bool execOne(int op, ArgReader& r, std::string& err) {
     }
     case OP_SILU_MUL: {
       int dt = r.in(); long long n = r.ll(); void* g = r.p<void>(); void* u = r.p<void>(); void* out = r.p<void>();
-      if (n) LAUNCH_FLOAT_T(dt, (siluMul<T><<<blocksFor(n), 256, 0, g_stream>>>((unsigned)n, (const T*)g, (const T*)u, (T*)out)));
+      if (n) LAUNCH_FLOAT_T(dt, (launchK(siluMul<T>, blocksFor(n), 256, 0, (unsigned)n, (const T*)g, (const T*)u, (T*)out)));
       return true;
     }
   }
@@ -1000,6 +1018,8 @@ bool init(std::string& err) {
   Info info;
   if (!probe(err, info)) return false;
   g_smCount = info.smCount;
+  g_major = info.major;
+  g_pdl = info.major >= 9;
   if (!ck(cudaSetDevice(0), err, "cudaSetDevice")) return false;
   if (!ck(cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking), err, "cudaStreamCreate")) return false;
   if (cublas::create(&cublas::handle) != 0) { err = "cublasCreate failed"; return false; }
@@ -1080,6 +1100,7 @@ double copyBandwidth(size_t bytes, int iters, std::string& err) {
 }
 void setOption(const std::string& name, double value) {
   if (name == "debugSync") g_debugSync = value != 0;
+  if (name == "pdl") g_pdl = value != 0 && g_major >= 9;
 }
 }  // namespace dev
 

@@ -28,9 +28,9 @@ enum Op {
   OP_ARGMAX = 14,     // dt rows cols rowStride in out (int64 ids)
   OP_ADVANCE = 15,    // B ids next pos start end log counter
   OP_MEMCPY = 16,     // dst src bytes
-  OP_GEMV = 17,       // dt M K nseg ks ws counters x, then nseg x (N W bias y): y_i = x @ W_i (+ bias_i), W_i [K, N_i]
+  OP_GEMV = 17,       // dt M K nseg x, then nseg x (N W up bias y): y_i = x @ W_i^T (+ bias_i), W_i [N_i, K] row-major;
+                      //   with up: y_i = silu(x @ W_i^T) * (x @ up_i^T) (SwiGLU gate/up pair, no bias)
   OP_SILU_MUL = 18,   // dt n gate up out   (out = silu(gate) * up)
-  OP_GEMV_T = 19,     // dt M N K x W bias y: y = x @ W^T (+ bias), W [N, K] row-major (tied LM heads, Gemm transB)
   OP_ADD_RMSNORM = 20,// dt dts rows cols eps a b scale sum out: sum = a + b; out = rmsnorm(sum) * scale
 };
 

@@ -11,7 +11,7 @@ import {
 import { CacheIdioms, PlanError } from './cache-idioms';
 import { alignUp, BufferLifetime, MemoryPlan, planMemory } from './memory-planner';
 
-export type BufferKind = 'weight' | 'const' | 'temp' | 'input' | 'cacheIn' | 'cacheOut' | 'counters';
+export type BufferKind = 'weight' | 'const' | 'temp' | 'input' | 'cacheIn' | 'cacheOut';
 
 /** A logical buffer of a plan; the backend gives it an address. */
 export interface PlanBuffer {
@@ -48,9 +48,8 @@ export interface ExecutionPlan {
 export interface SharedBuffers {
   nextId(): number;
   weight(v: Value): PlanBuffer;
-  counters(): PlanBuffer;
-  /** Largest number of int32 counters the counters buffer holds. */
-  readonly counterCapacity: number;
+  /** Weights held transposed on the device ([K, N] initializers stored [N, K]: weightsStoredTransposed). */
+  readonly transposed: ReadonlySet<Value>;
 }
 
 /** Largest host-evaluated result (elements); bigger constant subgraphs run on the device. */
@@ -151,13 +150,6 @@ export class PlanBuilder implements ConvertContext {
     return this.newBuffer('temp', bytes, `${this.current?.name ?? ''}/scratch`);
   }
 
-  counters(count: number): DeviceRef | undefined {
-    if (count > this.shared.counterCapacity) return undefined;
-    const b = this.shared.counters();
-    this.buffers.set(b.id, b);
-    return { buf: b.id, offset: 0 };
-  }
-
   emit(op: OpCode, args: readonly Arg[]): void {
     this.steps.push({ op, args, node: this.current?.name ?? '', opType: this.current?.op ?? '' });
   }
@@ -178,6 +170,14 @@ export class PlanBuilder implements ConvertContext {
 
   skip(node: Node): void {
     this.skipped.add(node);
+  }
+
+  isHandled(node: Node): boolean {
+    return this.skipped.has(node) || node.outputs.some((o) => this.infos.has(o) || this.refs.has(o) || this.hostValues.has(o));
+  }
+
+  storedTransposed(w: Value): boolean {
+    return this.shared.transposed.has(w);
   }
 
   deferTranspose(v: Value, weight: Value, info: TensorInfo): void {

@@ -4,7 +4,7 @@ import { loadModel } from '../../../src/ir/serde';
 import '../../../src/passes';
 import '../../../src/passes/llm';
 import { CacheKind, lowerLlm } from '../../../src/passes/llm/pipeline';
-import type { DeviceFacts } from '../../../src/converters/cuda';
+import { DeviceFacts, weightsStoredTransposed } from '../../../src/converters/cuda';
 import { findCacheIdioms } from '../../../src/runtime/plan/cache-idioms';
 import { buildPlan, ExecutionPlan, PlanBuffer, SharedBuffers } from '../../../src/runtime/plan/execution-plan';
 import type { Value } from '../../../src/ir/value';
@@ -22,18 +22,16 @@ export function lowered(rel: string, cache: CacheKind, maxSeqLen = 64): Model {
   return lowerLlm(m, { cache, maxSeqLen }).model;
 }
 
-export function sharedBuffers(): SharedBuffers {
+export function sharedBuffers(model?: Model, device: DeviceFacts = { smCount: 132, gemv: true }): SharedBuffers {
   let id = 1;
   const weights = new Map<Value, PlanBuffer>();
-  let counters: PlanBuffer | undefined;
   return {
     nextId: () => id++,
     weight: (v) => {
       if (!weights.has(v)) weights.set(v, { id: id++, kind: 'weight', bytes: v.constValue?.byteLength ?? 1, name: v.name });
       return weights.get(v)!;
     },
-    counters: () => (counters ??= { id: id++, kind: 'counters', bytes: 4 << 16, name: 'counters' }),
-    counterCapacity: 1 << 16,
+    transposed: model && device.gemv ? weightsStoredTransposed(model) : new Set(),
   };
 }
 
@@ -49,5 +47,5 @@ export function inputDims(model: Model, seq: number, maxSeq: number): Map<string
 }
 
 export function plan(model: Model, seq: number, maxSeq: number, device: DeviceFacts = { smCount: 132, gemv: true }): ExecutionPlan {
-  return buildPlan(model, findCacheIdioms(model), inputDims(model, seq, maxSeq), device, sharedBuffers());
+  return buildPlan(model, findCacheIdioms(model), inputDims(model, seq, maxSeq), device, sharedBuffers(model, device));
 }

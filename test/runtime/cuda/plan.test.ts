@@ -40,15 +40,31 @@ describe('execution plan', () => {
     }
   }
 
-  it('decode (seq 1) fuses q/k/v into one GEMV, SiLU gating and residual add + RMSNorm into one kernel each', () => {
+  it('decode (seq 1) fuses q/k/v into one GEMV, the SwiGLU gate/up pair into one GEMV, residual add + RMSNorm into one kernel', () => {
     const p = plan(lowered('models/sotu-llama/model.onnx', 'static_v3'), 1, 64);
     const layers = 4;
     const count = (op: OpCode) => p.steps.filter((s) => s.op === op).length;
-    expect(count(OpCode.SILU_MUL)).toBe(layers);
+    expect(count(OpCode.SILU_MUL)).toBe(0);
     expect(count(OpCode.ADD_RMSNORM)).toBe(2 * layers);
-    // per layer: qkv, o, gate+up, down; plus the LM head
-    expect(count(OpCode.GEMV) + count(OpCode.GEMV_T)).toBe(4 * layers + 1);
-    expect(count(OpCode.GEMM)).toBeLessThanOrEqual(1);
+    // per layer: qkv (3 segments), o, gate+up (1 SwiGLU segment), down; plus the LM head
+    const gemvs = p.steps.filter((s) => s.op === OpCode.GEMV);
+    expect(gemvs).toHaveLength(4 * layers + 1);
+    const segments = gemvs.map((s) => s.args[3]);
+    expect(segments.filter((n) => n === 3)).toHaveLength(layers);
+    // a SwiGLU segment carries its up weight (arg 7); plain segments carry null there
+    const swiglu = gemvs.filter((s) => s.args[3] === 1 && s.args[7] !== null);
+    expect(swiglu).toHaveLength(layers);
+    expect(count(OpCode.GEMM)).toBe(0);
+    expect(count(OpCode.UNARY)).toBe(0);
+  });
+
+  it('with gemv off (cuBLAS for every product), weights keep the ONNX layout and SiLU gating is one kernel', () => {
+    const p = plan(lowered('models/sotu-llama/model.onnx', 'static_v3'), 1, 64, { smCount: 132, gemv: false });
+    expect(p.steps.filter((s) => s.op === OpCode.GEMV)).toHaveLength(0);
+    expect(p.steps.filter((s) => s.op === OpCode.SILU_MUL)).toHaveLength(4);
+    // no weight is transposed: every GEMM reads B as stored (transB 0), except the tied LM head (transB 1)
+    const gemms = p.steps.filter((s) => s.op === OpCode.GEMM);
+    expect(gemms.filter((s) => s.args[2] === 0).length).toBeGreaterThanOrEqual(4 * 6);
   });
 
   it('prefill uses cuBLAS for the projections', () => {
