@@ -3,6 +3,7 @@ import type { Model } from '../../ir/model';
 import { PatternError } from './errors';
 import { applyMatch } from './rewrite';
 import { matchRule, Rule } from './rule';
+import { RunMemo } from './run-memo';
 
 export interface ApplyRulesOptions {
   /** Sweeps over the model before giving up on a fixed point (default 10). */
@@ -39,6 +40,8 @@ export function applyRules(model: Model, rules: readonly Rule<object>[], options
   const byOp = new Map<string, Rule<object>[]>();
   for (const r of rules) for (const op of r.rootOps) byOp.set(op, [...(byOp.get(op) ?? []), r]);
 
+  // One memo for the run: checks and rewrites of every match share value facts (e.g. one mask proof for all layers).
+  const memo = new RunMemo();
   let changes = 0;
   let iterations = 0;
   let converged = false;
@@ -49,9 +52,9 @@ export function applyRules(model: Model, rules: readonly Rule<object>[], options
       for (const node of g.nodes) {
         if (node.graph !== g) continue; // removed by an earlier rewrite in this sweep
         for (const rule of byOp.get(node.qualifiedOp) ?? []) {
-          const m = matchRule(rule, node, model, { maxCandidates: options.maxCandidatesPerNode });
+          const m = matchRule(rule, node, model, { maxCandidates: options.maxCandidatesPerNode, memo });
           if (!m.ok) continue;
-          const outcome = applyMatch(rule, m, model);
+          const outcome = applyMatch(rule, m, model, memo);
           if (!outcome.applied) continue;
           options.log?.(`${rule.name}: rewrote ${m.nodes.length} node(s) at ${node.describe()} into ${outcome.created.length}`);
           counts[rule.name]++;

@@ -16,6 +16,7 @@ export type { MatchResult, MatchSuccess, MatchFailure, MatchOptions, FailureStag
 export { defineRule, failure, Failure, RULE_TAG, matchRule, ruleContext } from './rule';
 export type { Rule, RuleSpec, RuleContext, MatchRuleOptions } from './rule';
 export { applyMatch } from './rewrite';
+export { RunMemo } from './run-memo';
 export type { RewriteOutcome } from './rewrite';
 export { applyRules } from './driver';
 export type { ApplyRulesOptions, ApplyRulesResult } from './driver';

@@ -7,6 +7,7 @@ import { Value } from '../../ir/value';
 import { PatternError } from './errors';
 import type { MatchSuccess } from './matcher';
 import { RULE_TAG, Rule, ruleContext } from './rule';
+import type { RunMemo } from './run-memo';
 
 export interface RewriteOutcome {
   /** Nodes the rule created (tagged with RULE_TAG). */
@@ -22,12 +23,12 @@ export interface RewriteOutcome {
  * the matched outputs' uses (graph outputs too, keeping their names) move to the new values, and matched
  * nodes left without uses are removed. The caller has already run `check`.
  */
-export function applyMatch<B>(rule: Rule<B>, m: MatchSuccess<B>, model?: Model): RewriteOutcome {
+export function applyMatch<B>(rule: Rule<B>, m: MatchSuccess<B>, model?: Model, memo?: RunMemo): RewriteOutcome {
   const graph = m.graph;
   const roots = m.outputs.map((o) => o.producer).filter((p): p is Node => p !== null && p.graph === graph);
   const before = lastInOrder(graph, roots) ?? m.root;
   const builder = new Builder(graph, before, new Map([[RULE_TAG, rule.name]]));
-  const ctx = ruleContext(m, model);
+  const ctx = ruleContext(m, model, memo);
 
   let results: Value[];
   try {

@@ -6,6 +6,7 @@ import type { Value } from '../../ir/value';
 import { ValuePattern, patternNodes, rootOps } from './builder';
 import { PatternError } from './errors';
 import { FailureTracker, MatchResult, MatchSuccess, matchAll, RuleBindings, RulePattern } from './matcher';
+import { RunMemo } from './run-memo';
 
 /** Metadata key every node a rule creates carries, with the rule's name as value. */
 export const RULE_TAG = 'onnx_lower.rule';
@@ -30,6 +31,8 @@ export interface RuleContext {
   readonly nodes: readonly Node[];
   /** The values matched by the pattern outputs, in order. */
   readonly outputs: readonly Value[];
+  /** Value facts shared by every check and rewrite of one `applyRules` run (see RunMemo for what may go in). */
+  readonly memo: RunMemo;
 }
 
 export interface RuleSpec<P extends RulePattern> {
@@ -80,13 +83,15 @@ export function defineRule<const P extends RulePattern>(spec: RuleSpec<P>): Rule
 }
 
 /** The read-only view of a match that `check` and `rewrite` receive. */
-export function ruleContext(m: MatchSuccess<unknown>, model: Model | undefined): RuleContext {
-  return { graph: m.graph, model, root: m.root, nodes: m.nodes, outputs: m.outputs };
+export function ruleContext(m: MatchSuccess<unknown>, model: Model | undefined, memo: RunMemo = new RunMemo()): RuleContext {
+  return { graph: m.graph, model, root: m.root, nodes: m.nodes, outputs: m.outputs, memo };
 }
 
 export interface MatchRuleOptions {
   /** Structural matches tried while the check rejects them (default 16). */
   maxCandidates?: number;
+  /** The run's memo (applyRules passes its own); a fresh one per call when absent. */
+  memo?: RunMemo;
 }
 
 /**
@@ -98,9 +103,10 @@ export function matchRule<B>(rule: Rule<B>, root: Node, model?: Model, options: 
   const tracker = new FailureTracker();
   let rejected: MatchResult<B> | undefined;
   let tried = 0;
+  const memo = options.memo ?? new RunMemo();
   const found = matchAll(rule.outputs, root, { allowSharedIntermediates: rule.allowSharedIntermediates }, tracker);
   for (const m of found as Iterable<MatchSuccess<B>>) {
-    const verdict = rule.check(m.bindings, ruleContext(m, model));
+    const verdict = rule.check(m.bindings, ruleContext(m, model, memo));
     if (verdict === true) return m;
     if (!rejected) {
       const subject = verdict ? verdict.subject : undefined;

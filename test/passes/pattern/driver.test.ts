@@ -1,5 +1,5 @@
 import { Builder, Graph, tensorType, DataType, verify } from '../../../src/ir';
-import { applyRules, defineRule, PatternError, patternOps, RULE_TAG, v } from '../../../src/passes/pattern';
+import { applyRules, defineRule, matchRule, PatternError, patternOps, RULE_TAG, RunMemo, v } from '../../../src/passes/pattern';
 import { draw, input, maxAbsDiff, newModel, output, runOrt } from './graphs';
 
 const op = patternOps();
@@ -89,6 +89,37 @@ describe('applyRules', () => {
     expect(log[0]).toMatch(/^churn: rewrote 1 node\(s\) at .*Relu/);
     expect(g.outputs[0].name).toBe('y');
     expect(verify(model)).toEqual([]);
+  });
+
+  it('gives every check and rewrite of one run the same memo, and a bare matchRule a fresh one', () => {
+    const model = newModel();
+    const g = model.graph;
+    const b = draw(g);
+    const x = input(g, 'x', [2]);
+    // Three Identity nodes reading one value: the fact about x is computed once per run.
+    for (let i = 0; i < 3; i++) output(g, b.op('Relu', [b.op('Identity', [x])]), `y${i}`);
+    let computed = 0;
+    const memos = new Set<RunMemo>();
+    const fact = (memo: RunMemo, about: unknown) => memo.get(['test.fact', about], () => ++computed);
+    const rule = defineRule({
+      name: 'drop_identity_memo',
+      pattern: op.Identity(v('x')),
+      check: (m, ctx) => {
+        memos.add(ctx.memo);
+        return fact(ctx.memo, m.x) === 1;
+      },
+      rewrite: (_b, m, ctx) => {
+        memos.add(ctx.memo);
+        fact(ctx.memo, m.x);
+        return m.x;
+      },
+    });
+    expect(applyRules(model, [rule]).counts.drop_identity_memo).toBe(3);
+    expect(computed).toBe(1);
+    expect(memos.size).toBe(1);
+    const relu = g.nodes.first as NonNullable<typeof g.nodes.first>;
+    matchRule(defineRule({ name: 'relu', pattern: op.Relu(v('x')), check: (_m, ctx) => (memos.add(ctx.memo), true), rewrite: (_b, m) => m.x }), relu, model);
+    expect(memos.size).toBe(2);
   });
 
   it('refuses two rules with one name', () => {

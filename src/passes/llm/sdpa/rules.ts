@@ -7,6 +7,7 @@ import type { Value } from '../../../ir/value';
 import { attr } from '../../pattern/attr';
 import { oneOf, optional, patternOps, scalar, v } from '../../pattern/builder';
 import { defineRule, Failure, failure, Rule } from '../../pattern/rule';
+import { RunMemo } from '../../pattern/run-memo';
 import { proveCausal } from '../causal-proof';
 import { stripRepeatKv } from '../repeat-kv';
 import { analyzeScores, MaskForm, ScoreChain } from './score-chain';
@@ -33,7 +34,7 @@ interface Plan {
   causalReason?: string;
 }
 
-function plan(model: Model | undefined, probs: Value, scores: Value, value: Value): Plan | Failure {
+function plan(model: Model | undefined, probs: Value, scores: Value, value: Value, memo: RunMemo): Plan | Failure {
   const softmaxNode = probs.producer as Node;
   // Softmax without `axis` means the last axis from opset 13 on, axis 1 (of a 2-D flattening) before.
   if (!softmaxNode.attr('axis') && (model?.opset('') ?? 0) < 13) {
@@ -41,10 +42,10 @@ function plan(model: Model | undefined, probs: Value, scores: Value, value: Valu
   }
   const chain = analyzeScores(scores);
   if (chain instanceof Failure) return chain;
-  return finishPlan(model, chain, value);
+  return finishPlan(model, chain, value, memo);
 }
 
-function finishPlan(model: Model | undefined, chain: ScoreChain, value: Value): Plan {
+function finishPlan(model: Model | undefined, chain: ScoreChain, value: Value, memo: RunMemo): Plan {
   let k = chain.k;
   let vv = value;
   if (model) {
@@ -62,7 +63,10 @@ function finishPlan(model: Model | undefined, chain: ScoreChain, value: Value): 
     // The proof evaluates the mask with every symbolic dim set to one length, i.e. assumes S == T: is_causal is
     // only right where the graph guarantees that (same symbolic or static sequence dim on q and k).
     const sameLength = sameSeqLength(chain.q, k);
-    const proof = sameLength ? proveCausal(model, chain.mask.value, chain.mask.kind === 'bias' ? 'bias' : 'bool') : undefined;
+    // One proof per mask value and run: every layer reads the same mask, and check and rewrite both plan.
+    const kind = chain.mask.kind === 'bias' ? 'bias' : 'bool';
+    const mask = chain.mask.value;
+    const proof = sameLength ? memo.get(['sdpa.causal', kind, mask], () => proveCausal(model, mask, kind)) : undefined;
     if (!proof) causalReason = `the query and key lengths of '${chain.q.name}' and '${k.name}' are not provably equal, so the mask is kept`;
     else if (proof.causal) causal = chain.mask.kind !== 'boolNot'; // an inverted causal mask is anti-causal
     else causalReason = proof.reason;
@@ -116,11 +120,11 @@ export const sdpaDecomposedRule: Rule<object> = defineRule({
   description: 'MatMul(Softmax(q·kᵀ·scale + mask)) · v → Attention',
   pattern: decomposedPattern,
   check(bindings, ctx) {
-    const p = plan(ctx.model, bindings.probs, bindings.scores, bindings.v);
+    const p = plan(ctx.model, bindings.probs, bindings.scores, bindings.v, ctx.memo);
     return p instanceof Failure ? p : true;
   },
   rewrite(b, bindings, ctx) {
-    const p = plan(ctx.model, bindings.probs, bindings.scores, bindings.v) as Plan;
+    const p = plan(ctx.model, bindings.probs, bindings.scores, bindings.v, ctx.memo) as Plan;
     return buildAttention(b, p.chain.q, p);
   },
 });
@@ -128,13 +132,13 @@ export const sdpaDecomposedRule: Rule<object> = defineRule({
 const attentionPattern = op.node('Attention', [v('q'), v('k'), v('v')], {}, { as: 'attention', allowOtherInputs: true });
 
 /** Facts about an existing Attention node (the dynamo ≥ 23 export) that decide what canonicalisation changes. */
-function attentionPlan(model: Model | undefined, n: Node): Plan | Failure {
+function attentionPlan(model: Model | undefined, n: Node, memo: RunMemo): Plan | Failure {
   if (n.inputs.slice(4).some(Boolean)) return failure(`Attention ${n.describe()} has past_key/past_value inputs`, n);
   if (n.outputs.slice(1).some((o) => !o.isOmitted && (o.hasUses() || o.isGraphOutput))) return failure(`Attention ${n.describe()} has present/qk outputs in use`, n);
   const maskValue = n.inputs[3] ?? undefined;
   const mask: MaskForm | undefined = maskValue ? { kind: maskValue.dtype === DataType.BOOL ? 'bool' : 'bias', value: maskValue } : undefined;
   const chain: ScoreChain = { q: n.inputs[0] as Value, k: n.inputs[1] as Value, scale: n.attr('scale') ? n.attrFloat('scale') : 'default', mask, upcast: false };
-  const p = finishPlan(model, chain, n.inputs[2] as Value);
+  const p = finishPlan(model, chain, n.inputs[2] as Value, memo);
   if (p.k === chain.k && !p.causal) {
     return failure(`Attention ${n.describe()} is already canonical (no repeat_kv${mask ? `; mask kept: ${p.causalReason ?? 'not causal'}` : ''})`, n);
   }
@@ -147,12 +151,12 @@ export const attentionCanonicalRule: Rule<object> = defineRule({
   description: 'Attention with repeat_kv or a causal mask → canonical Attention',
   pattern: attentionPattern,
   check(bindings, ctx) {
-    const p = attentionPlan(ctx.model, bindings.attention);
+    const p = attentionPlan(ctx.model, bindings.attention, ctx.memo);
     return p instanceof Failure ? p : true;
   },
   rewrite(b, bindings, ctx) {
     const n = bindings.attention;
-    const p = attentionPlan(ctx.model, n) as Plan;
+    const p = attentionPlan(ctx.model, n, ctx.memo) as Plan;
     const keep = [...n.attributes.values()].filter((a) => a.name !== 'is_causal');
     const out = buildAttention(b, p.chain.q, p, keep);
     out.type = n.outputs[0].type;
