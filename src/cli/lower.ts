@@ -97,7 +97,8 @@ export function lowerCommand(argv: string[], out: (s: string) => void): number {
   if (values.explain) out(explainRule(String(values.explain), model, flags, verify));
   let report: PipelineReport | undefined;
   if (manager) {
-    report = manager.run(model, passOptions(flags));
+    // The loaded model is not used again: lower it in place (no clone).
+    report = manager.run(model, passOptions(flags), { takeModel: true });
     model = report.model;
   }
   if (output) {

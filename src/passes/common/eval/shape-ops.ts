@@ -41,9 +41,19 @@ function stridedCopy(ctx: KernelContext, src: NdArray, outDims: readonly number[
   const out = ctx.alloc(src.dtype, outDims);
   const o = out.data as Float64Array;
   const s = src.data as Float64Array;
-  for (let k = 0; k < n; k++) {
-    o[k] = s[offset];
-    for (let a = rank - 1; a >= 0; a--) {
+  if (n === 0) return out;
+  if (rank === 0) {
+    o[0] = s[offset];
+    return out;
+  }
+  // Row by row along the last output axis (a block copy where it is contiguous), then advance the outer counters.
+  const last = rank - 1;
+  const rowLength = outDims[last];
+  const rowStride = stride[last];
+  for (let k = 0; k < n; k += rowLength) {
+    if (rowStride === 1) o.set(s.subarray(offset, offset + rowLength), k);
+    else for (let j = 0, at = offset; j < rowLength; j++, at += rowStride) o[k + j] = s[at];
+    for (let a = last - 1; a >= 0; a--) {
       counter[a]++;
       offset += stride[a];
       if (counter[a] < outDims[a]) break;
@@ -180,8 +190,9 @@ const concatKernel: Kernel = (ctx) => {
   for (let b = 0; b < outer; b++) {
     for (const p of parts) {
       const chunk = p.dims[axis] * inner;
-      const s = p.data as Float64Array;
-      for (let k = 0; k < chunk; k++) o[at++] = s[b * chunk + k];
+      // Same dtype, so the same typed-array kind: a block copy.
+      o.set((p.data as Float64Array).subarray(b * chunk, (b + 1) * chunk), at);
+      at += chunk;
     }
   }
   return [out];

@@ -211,41 +211,59 @@ function sameRow(a: readonly number[], at: number, b: readonly number[], bt: num
  * position p, evaluated in chunks of positions, with the element bytes copied as the graph computes them.
  */
 export function tabulate(model: Model, operand: Value, layout: TableLayout, columns: TableColumns, count: number): RawTensor | Failure {
-  const src = findSources(model, [operand]);
+  const r = tabulateAll(model, [operand], layout, columns, count);
+  return r instanceof Failure ? r : r[0];
+}
+
+/**
+ * `tabulate` for several operands of one position input at once (cos and sin): one evaluation per chunk of
+ * positions computes what they share (inv_freq · positions, the Concat) once. Each table is what `tabulate`
+ * gives for its operand alone: the evaluator is deterministic and the shared values are the same values.
+ */
+export function tabulateAll(model: Model, operands: readonly Value[], layout: TableLayout, columns: TableColumns, count: number): RawTensor[] | Failure {
+  const src = findSources(model, operands);
   if (src instanceof Failure) return src;
-  let out: Uint8Array | undefined;
-  let dtype: DataType | undefined;
-  let cols = 0;
-  let elem = 0;
+  const tables: { out: Uint8Array; dtype: DataType; cols: number; elem: number }[] = [];
   let perChunk = 0;
   for (let start = 0; start < count;) {
-    // The first chunk is small (to learn the width), the others fill the evaluation budget.
+    // The first chunk is small (to learn the widths), the others fill the evaluation budget.
     const n = Math.min(count - start, perChunk || 16);
     const rows = [Array.from({ length: n }, (_, i) => start + i)];
-    const r = evaluateAt(model, src, [operand], rows);
+    const r = evaluateAt(model, src, operands, rows);
     if (r instanceof Failure) return r;
-    const g = gridOf(r[0], layout, 1, n, operand.name);
-    if (g instanceof Failure) return g;
-    if (!out) {
-      dtype = g.dtype;
-      elem = byteSizeOf(dtype, 1);
-      cols = columns === 'all' ? g.width : g.width / 2;
-      out = new Uint8Array(count * cols * elem);
-      perChunk = Math.max(16, Math.floor(EVAL_BUDGET / (4 * Math.max(1, g.width))));
-    }
-    const bytes = r[0].bytes();
-    const stride = columns === 'pairs' ? 2 : 1;
-    for (let i = 0; i < n; i++) {
-      const base = g.offset(0, i);
-      for (let j = 0; j < cols; j++) {
-        const from = (base + stride * j) * elem;
-        const to = ((start + i) * cols + j) * elem;
-        for (let k = 0; k < elem; k++) out[to + k] = bytes[from + k];
+    for (let k = 0; k < operands.length; k++) {
+      const g = gridOf(r[k], layout, 1, n, operands[k].name);
+      if (g instanceof Failure) return g;
+      if (!tables[k]) {
+        const elem = byteSizeOf(g.dtype, 1);
+        const cols = columns === 'all' ? g.width : g.width / 2;
+        tables[k] = { out: new Uint8Array(count * cols * elem), dtype: g.dtype, cols, elem };
+        perChunk = Math.max(perChunk, Math.max(16, Math.floor(EVAL_BUDGET / (4 * Math.max(1, g.width) * operands.length))));
       }
+      copyRows(tables[k], r[k].bytes(), g, columns, start, n);
     }
     start += n;
   }
-  return new RawTensor(dtype as DataType, [count, cols], out as Uint8Array);
+  return tables.map((t) => new RawTensor(t.dtype, [count, t.cols], t.out));
+}
+
+/** Copies n rows of the evaluated operand (its kept columns, bytes as computed) into the table at `start`. */
+function copyRows(table: { out: Uint8Array; cols: number; elem: number }, bytes: Uint8Array, g: Grid, columns: TableColumns, start: number, n: number): void {
+  const { out, cols, elem } = table;
+  const rowBytes = cols * elem;
+  for (let i = 0; i < n; i++) {
+    const base = g.offset(0, i) * elem;
+    const to = (start + i) * rowBytes;
+    if (columns !== 'pairs') {
+      // halves keep the first cols columns, all keeps every column: one contiguous run.
+      out.set(bytes.subarray(base, base + rowBytes), to);
+      continue;
+    }
+    for (let j = 0; j < cols; j++) {
+      const from = base + 2 * j * elem;
+      for (let k = 0; k < elem; k++) out[to + j * elem + k] = bytes[from + k];
+    }
+  }
 }
 
 /**

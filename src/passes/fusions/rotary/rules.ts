@@ -10,7 +10,8 @@ import { oneOf, patternOps, v } from '../../pattern/builder';
 import { constantNumbers } from '../../pattern/constant';
 import { defineRule, Failure, failure, Rule } from '../../pattern/rule';
 import { intAttr, rankOf, staticDims } from '../util';
-import { computationKey, positionsOf, proveTables, TableColumns, TableLayout, tabulate } from './position-table';
+import { RunMemo } from '../../pattern/run-memo';
+import { computationKey, positionsOf, proveTables, TableColumns, TableLayout, TableProof, tabulateAll } from './position-table';
 
 const op = patternOps();
 
@@ -57,17 +58,49 @@ function reachesEnd(end: number, width: number): boolean {
   return end >= width;
 }
 
-/** The shared cos/sin half-width cache for an operand: reused when another rewrite already made it. */
-function cacheFor(b: Builder, model: Model, operand: Value, layout: TableLayout, columns: TableColumns, count: number, label: string): Value {
-  const key = `${computationKey(operand)}|${layout}|${columns}|${count}`;
+/**
+ * The shared cos and sin half-width caches for a pair of operands: each reused when another rewrite already made
+ * it (one table per computation, whatever layer reads it); the missing ones tabulated together (one evaluation of
+ * what cos and sin share).
+ */
+function cachesFor(b: Builder, model: Model, cos: Value, sin: Value, layout: TableLayout, columns: TableColumns, count: number): [Value, Value] {
   const root = b.graph.root;
-  for (const init of root.initializers.values()) if (init.metadata.get(CACHE_KEY) === key) return init;
-  const table = tabulate(model, operand, layout, columns, count);
-  // The check proved the operand tabulable; failing now (e.g. the element budget) is an error, not a miss.
-  if (table instanceof Failure) throw new PassError('ROTARY_TABLE', `rotary: cannot tabulate '${operand.name}': ${table.reason}`, operand.name);
-  const value = root.addInitializer(root.names.fresh(`rotary_${label}_cache`), table);
-  value.metadata.set(CACHE_KEY, key);
-  return value;
+  const operands = [cos, sin];
+  const labels = ['cos', 'sin'];
+  const keys = operands.map((o) => `${computationKey(o)}|${layout}|${columns}|${count}`);
+  const found: (Value | undefined)[] = keys.map(() => undefined);
+  for (const init of root.initializers.values()) {
+    const k = init.metadata.get(CACHE_KEY);
+    keys.forEach((key, i) => {
+      if (k === key && !found[i]) found[i] = init;
+    });
+  }
+  const missing = operands.map((_, i) => i).filter((i) => !found[i]);
+  if (missing.length) {
+    const tables = tabulateAll(model, missing.map((i) => operands[i]), layout, columns, count);
+    // The check proved the operands tabulable; failing now (e.g. the element budget) is an error, not a miss.
+    if (tables instanceof Failure) {
+      const names = missing.map((i) => `'${operands[i].name}'`).join(', ');
+      throw new PassError('ROTARY_TABLE', `rotary: cannot tabulate ${names}: ${tables.reason}`, operands[missing[0]].name);
+    }
+    missing.forEach((i, j) => {
+      // Operands of one computation share one table (the first made).
+      const same = found.findIndex((f, m) => f !== undefined && keys[m] === keys[i]);
+      if (same >= 0) {
+        found[i] = found[same];
+        return;
+      }
+      const value = root.addInitializer(root.names.fresh(`rotary_${labels[i]}_cache`), tables[j]);
+      value.metadata.set(CACHE_KEY, keys[i]);
+      found[i] = value;
+    });
+  }
+  return [found[0] as Value, found[1] as Value];
+}
+
+/** proveTables once per (operands, layout, columns, positions) and run: every layer's q and k read one cos/sin. */
+function provedTables(memo: RunMemo, model: Model, cos: Value, sin: Value, layout: TableLayout, columns: TableColumns, maxPositions: number): TableProof | Failure {
+  return memo.get(['rotary.tables', layout, columns, maxPositions, cos, sin], () => proveTables(model, [cos, sin], layout, columns, maxPositions));
 }
 
 // ---- rotary: the decomposed forms ------------------------------------------------------------------------
@@ -143,7 +176,7 @@ function interleavedWidth(bd: RotaryBindings, rank: number, headSize: number | u
  * The rewrite plan. `prove` evaluates the cos/sin tables (the check does); the rewrite, which runs only after a
  * passing check on the same match, skips that and takes the positions input from the same walk.
  */
-function rotaryPlan(model: Model | undefined, bd: RotaryBindings, maxPositions: number, prove = true): RotaryPlan | Failure {
+function rotaryPlan(model: Model | undefined, bd: RotaryBindings, maxPositions: number, memo: RunMemo, prove = true): RotaryPlan | Failure {
   if (!model) return failure('rotary fusion needs the model (to tabulate cos/sin)');
   const rank = rankOf(bd.x);
   if (rank !== 4) return failure(`'${bd.x.name}' is not 4D [batch, heads, seq, head_size] (rank ${rank ?? 'unknown'})`, bd.x);
@@ -157,7 +190,7 @@ function rotaryPlan(model: Model | undefined, bd: RotaryBindings, maxPositions: 
     const positions = positionsOf(model, bd.cos);
     return positions instanceof Failure ? positions : { x: bd.x, cos: bd.cos, sin: bd.sin, positions, interleaved };
   }
-  const proof = proveTables(model, [bd.cos, bd.sin], 'heads', interleaved ? 'pairs' : 'halves', maxPositions);
+  const proof = provedTables(memo, model, bd.cos, bd.sin, 'heads', interleaved ? 'pairs' : 'halves', maxPositions);
   if (proof instanceof Failure) return proof;
   if (proof.width !== width) return failure(`cos/sin have width ${proof.width}, the rotation ${width}`, bd.cos);
   if (bd.x.dtype !== undefined && proof.dtype !== bd.x.dtype) return failure(`cos/sin are ${dataTypeName(proof.dtype)}, '${bd.x.name}' is ${dataTypeName(bd.x.dtype)}`, bd.cos);
@@ -171,15 +204,14 @@ function makeRotaryRule(maxPositions: number): Rule<object> {
     description: 'x·cos + rotate_half(x)·sin (or the interleaved rotate_every_two), cos/sin from position_ids → RotaryEmbedding with cos/sin caches',
     pattern: op.Add(op.Mul(x, v('cos')), op.Mul(oneOf(rotateHalf, rotateEveryTwo), v('sin'))),
     check(bindings, ctx) {
-      const p = rotaryPlan(ctx.model, bindings, maxPositions);
+      const p = rotaryPlan(ctx.model, bindings, maxPositions, ctx.memo);
       return p instanceof Failure ? p : true;
     },
     rewrite(b, bindings, ctx) {
-      const p = rotaryPlan(ctx.model, bindings, maxPositions, false) as RotaryPlan;
+      const p = rotaryPlan(ctx.model, bindings, maxPositions, ctx.memo, false) as RotaryPlan;
       const model = ctx.model as Model;
       const columns: TableColumns = p.interleaved ? 'pairs' : 'halves';
-      const cos = cacheFor(b, model, p.cos, 'heads', columns, maxPositions, 'cos');
-      const sin = cacheFor(b, model, p.sin, 'heads', columns, maxPositions, 'sin');
+      const [cos, sin] = cachesFor(b, model, p.cos, p.sin, 'heads', columns, maxPositions);
       const y = b.op('RotaryEmbedding', [p.x, cos, sin, p.positions], { interleaved: Attribute.int('interleaved', p.interleaved ? 1 : 0) });
       y.type = ctx.outputs[0].type ?? p.x.type;
       return y;
@@ -235,10 +267,10 @@ const rotaryPartialRule: Rule<object> = defineRule({
 // ---- rotary_cache: RotaryEmbedding without position_ids (the dynamo ≥ 23 export) ----------------------
 const cacheInputPattern = op.node('RotaryEmbedding', [v('x'), v('cos'), v('sin')], {}, { as: 'rope' });
 
-function cachePlan(model: Model | undefined, bd: { x: Value; cos: Value; sin: Value; rope: Node }, maxPositions: number, prove = true): Value | Failure {
+function cachePlan(model: Model | undefined, bd: { x: Value; cos: Value; sin: Value; rope: Node }, maxPositions: number, memo: RunMemo, prove = true): Value | Failure {
   if (!model) return failure('needs the model');
   if (!prove) return positionsOf(model, bd.cos);
-  const proof = proveTables(model, [bd.cos, bd.sin], 'rows', 'all', maxPositions);
+  const proof = provedTables(memo, model, bd.cos, bd.sin, 'rows', 'all', maxPositions);
   if (proof instanceof Failure) return proof;
   const rd = intAttr(bd.rope, 'rotary_embedding_dim', 0);
   const last = bd.x.shape?.[bd.x.shape.length - 1];
@@ -259,14 +291,13 @@ function makeRotaryCacheRule(maxPositions: number): Rule<object> {
     description: 'RotaryEmbedding(x, cos, sin) with per-token cos/sin from position_ids → RotaryEmbedding(x, cos_cache, sin_cache, position_ids)',
     pattern: cacheInputPattern,
     check(bindings, ctx) {
-      const p = cachePlan(ctx.model, bindings, maxPositions);
+      const p = cachePlan(ctx.model, bindings, maxPositions, ctx.memo);
       return p instanceof Failure ? p : true;
     },
     rewrite(b, bindings, ctx) {
-      const positions = cachePlan(ctx.model, bindings, maxPositions, false) as Value;
+      const positions = cachePlan(ctx.model, bindings, maxPositions, ctx.memo, false) as Value;
       const model = ctx.model as Model;
-      const cos = cacheFor(b, model, bindings.cos, 'rows', 'all', maxPositions, 'cos');
-      const sin = cacheFor(b, model, bindings.sin, 'rows', 'all', maxPositions, 'sin');
+      const [cos, sin] = cachesFor(b, model, bindings.cos, bindings.sin, 'rows', 'all', maxPositions);
       const attrs: Record<string, Attribute> = {};
       for (const a of bindings.rope.attributes.values()) attrs[a.name] = a;
       const y = b.op('RotaryEmbedding', [bindings.x, cos, sin, positions], attrs);
