@@ -4,7 +4,7 @@ import { OnnxLowerError } from '../ir/errors';
 import { AttrType } from '../ir/attribute';
 import type { Graph } from '../ir/graph';
 import type { Model } from '../ir/model';
-import { formatType } from '../ir/type';
+import { formatType, TypeInfo } from '../ir/type';
 import { VerifyError } from '../ir/errors';
 import { verify } from '../ir/verify';
 import { checkShapes } from './common/shape-inference';
@@ -238,27 +238,32 @@ function describeHistory(history: readonly string[]): string {
 /**
  * A cheap structural digest of the model: node count and order, ops, value names and types, use counts,
  * scalar attributes, graph interfaces and initializers. It catches a pass that mutates what it must not;
- * it is not a full equality (tensor bytes are not read).
+ * it is not a full equality (tensor bytes are not read). Fed field by field (no strings built per node).
  */
 export function fingerprintModel(model: Model): string {
   const h = new Digest();
   const graphs: Graph[] = [...model.graph.allGraphs()];
   for (const f of model.functions) graphs.push(...f.body.allGraphs());
-  h.add(`graphs:${graphs.length}`);
+  h.str('graphs').int(graphs.length);
   for (const g of graphs) {
-    h.add(`G:${g.name}:${g.nodes.size}:${g.initializers.size}`);
-    for (const v of g.inputs) h.add(`in:${v.name}:${v.useCount}:${formatType(v.type)}`);
-    for (const [name, v] of g.initializers) h.add(`init:${name}:${v.useCount}:${v.constValue ? `${v.constValue.dtype}[${v.constValue.dims.join(',')}]` : '-'}`);
-    for (const v of g.outputs) h.add(`out:${v.name}`);
+    h.str('G').str(g.name).int(g.nodes.size).int(g.initializers.size);
+    for (const v of g.inputs) h.str('in').str(v.name).int(v.useCount).type(v.type);
+    for (const [name, v] of g.initializers) {
+      h.str('init').str(name).int(v.useCount);
+      const t = v.constValue;
+      if (t) h.int(t.dtype).ints(t.dims);
+      else h.str('-');
+    }
+    for (const v of g.outputs) h.str('out').str(v.name);
     for (const n of g.nodes) {
-      h.add(`N:${n.domain}:${n.op}:${n.name}:${n.inputs.length}:${n.outputs.length}:${n.attributes.size}`);
-      for (const v of n.inputs) h.add(v ? `i:${v.name}` : 'i:');
-      for (const v of n.outputs) h.add(`o:${v.name}:${v.useCount}:${formatType(v.type)}`);
+      h.str('N').str(n.domain).str(n.op).str(n.name).int(n.inputs.length).int(n.outputs.length).int(n.attributes.size);
+      for (const v of n.inputs) h.str(v ? v.name : '\u0000none');
+      for (const v of n.outputs) h.str('o').str(v.name).int(v.useCount).type(v.type);
       for (const a of n.attributes.values()) {
         const d = a.data;
-        const scalar = d.type === AttrType.INT || d.type === AttrType.FLOAT || d.type === AttrType.STRING ? String(d.value)
-          : d.type === AttrType.INTS || d.type === AttrType.FLOATS || d.type === AttrType.STRINGS ? d.value.join(',') : '';
-        h.add(`a:${a.name}:${d.type}:${scalar}`);
+        h.str('a').str(a.name).int(d.type);
+        if (d.type === AttrType.INT || d.type === AttrType.FLOAT || d.type === AttrType.STRING) h.str(String(d.value));
+        else if (d.type === AttrType.INTS || d.type === AttrType.FLOATS || d.type === AttrType.STRINGS) h.str(d.value.join(','));
       }
     }
   }
@@ -270,18 +275,49 @@ class Digest {
   private a = 0x811c9dc5;
   private b = 0x01000193 ^ 0x5bd1e995;
   private parts = 0;
-  add(s: string): void {
-    let a = this.a;
-    let b = this.b;
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      a = Math.imul(a ^ c, 0x01000193);
-      b = Math.imul(b ^ c, 0x01000193) ^ (b >>> 15);
-    }
-    // Separator so ['ab','c'] and ['a','bc'] differ.
-    this.a = Math.imul(a ^ 0xff, 0x01000193);
-    this.b = Math.imul(b ^ 0xfe, 0x01000193);
+
+  /** A string field (its length first, so ['ab','c'] and ['a','bc'] differ). */
+  str(s: string): this {
+    this.mix(s.length + 0x100000);
+    for (let i = 0; i < s.length; i++) this.mix(s.charCodeAt(i));
     this.parts++;
+    return this;
+  }
+  /** A number field (integers; other numbers by their text). */
+  int(n: number): this {
+    if (n === (n | 0)) {
+      this.mix(0x200000);
+      this.mix(n & 0xffff);
+      this.mix(n >>> 16);
+    } else {
+      this.str(String(n));
+    }
+    this.parts++;
+    return this;
+  }
+  ints(ns: readonly number[]): this {
+    this.int(ns.length);
+    for (const n of ns) this.int(n);
+    return this;
+  }
+  /** A value type: tensors field by field (elem type, rank, each dim), other kinds by their text. */
+  type(t: TypeInfo | undefined): this {
+    if (!t) return this.str('?');
+    if (t.kind !== 'tensor') return this.str(formatType(t));
+    this.int(t.elemType);
+    const shape = t.shape;
+    if (!shape) return this.str('?');
+    this.int(shape.length);
+    for (const d of shape) {
+      if (d === null) this.str('?');
+      else if (typeof d === 'number') this.int(d);
+      else this.str(d);
+    }
+    return this;
+  }
+  private mix(c: number): void {
+    this.a = Math.imul(this.a ^ c, 0x01000193);
+    this.b = Math.imul(this.b ^ c, 0x01000193) ^ (this.b >>> 15);
   }
   digest(): string {
     return `${this.parts}:${(this.a >>> 0).toString(16)}:${(this.b >>> 0).toString(16)}`;

@@ -163,6 +163,12 @@ export class DimExpr {
   mul(other: DimExpr): DimExpr {
     if (other.terms.size === 0) return this.scale(other.constant);
     if (this.terms.size === 0) return other.scale(this.constant);
+    if (this.constant === 0 && other.constant === 0 && this.terms.size === 1 && other.terms.size === 1) {
+      // c·m × d·n: one monomial (what the general loop below gives, without its intermediate sums).
+      const [[a, ca]] = this.terms;
+      const [[b, cb]] = other.terms;
+      return new DimExpr(monomial([...a.split(SEP), ...b.split(SEP)], ca * cb), 0);
+    }
     let out = DimExpr.of(this.constant * other.constant);
     const parts = (e: DimExpr): [string[], number][] => [...e.terms].map(([k, c]) => [k.split(SEP), c]);
     const mine = parts(this);

@@ -63,11 +63,13 @@ function reachesEnd(end: number, width: number): boolean {
  * it (one table per computation, whatever layer reads it); the missing ones tabulated together (one evaluation of
  * what cos and sin share).
  */
-function cachesFor(b: Builder, model: Model, cos: Value, sin: Value, layout: TableLayout, columns: TableColumns, count: number): [Value, Value] {
+function cachesFor(b: Builder, memo: RunMemo, model: Model, cos: Value, sin: Value, layout: TableLayout, columns: TableColumns, count: number): [Value, Value] {
   const root = b.graph.root;
   const operands = [cos, sin];
   const labels = ['cos', 'sin'];
-  const keys = operands.map((o) => `${computationKey(o)}|${layout}|${columns}|${count}`);
+  // Memoised per run: equal keys mean equal values, and rewrites keep an operand's values, so a key computed
+  // before another rewrite still names what the operand computes.
+  const keys = operands.map((o) => `${memo.get(['rotary.key', o], () => computationKey(o))}|${layout}|${columns}|${count}`);
   const found: (Value | undefined)[] = keys.map(() => undefined);
   for (const init of root.initializers.values()) {
     const k = init.metadata.get(CACHE_KEY);
@@ -211,7 +213,7 @@ function makeRotaryRule(maxPositions: number): Rule<object> {
       const p = rotaryPlan(ctx.model, bindings, maxPositions, ctx.memo, false) as RotaryPlan;
       const model = ctx.model as Model;
       const columns: TableColumns = p.interleaved ? 'pairs' : 'halves';
-      const [cos, sin] = cachesFor(b, model, p.cos, p.sin, 'heads', columns, maxPositions);
+      const [cos, sin] = cachesFor(b, ctx.memo, model, p.cos, p.sin, 'heads', columns, maxPositions);
       const y = b.op('RotaryEmbedding', [p.x, cos, sin, p.positions], { interleaved: Attribute.int('interleaved', p.interleaved ? 1 : 0) });
       y.type = ctx.outputs[0].type ?? p.x.type;
       return y;
@@ -297,7 +299,7 @@ function makeRotaryCacheRule(maxPositions: number): Rule<object> {
     rewrite(b, bindings, ctx) {
       const positions = cachePlan(ctx.model, bindings, maxPositions, ctx.memo, false) as Value;
       const model = ctx.model as Model;
-      const [cos, sin] = cachesFor(b, model, bindings.cos, bindings.sin, 'rows', 'all', maxPositions);
+      const [cos, sin] = cachesFor(b, ctx.memo, model, bindings.cos, bindings.sin, 'rows', 'all', maxPositions);
       const attrs: Record<string, Attribute> = {};
       for (const a of bindings.rope.attributes.values()) attrs[a.name] = a;
       const y = b.op('RotaryEmbedding', [bindings.x, cos, sin, positions], attrs);
