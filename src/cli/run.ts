@@ -4,8 +4,9 @@ import type { Model } from '../ir/model';
 import { loadModel } from '../ir/serde';
 import { CACHE_KINDS, CacheKind, lowerLlm, PRECISIONS, Precision } from '../passes/llm/pipeline';
 import type { Backend } from '../runtime/backend';
-import { assertBackendAvailable, BACKENDS, BackendKind, BackendUnavailableError, createBackend } from '../runtime/backends';
+import { assertBackendAvailable, BACKENDS, BackendKind, BackendUnavailableError, createBackend, CUDA_DEVICES, CudaDevice } from '../runtime/backends';
 import { cacheLayout, ModelInterfaceError, positionLimit } from '../runtime/cache-layout';
+import { generateOnDevice, isDeviceGenerator } from '../runtime/cuda-sampling';
 import { generate, GenerationError, GenerationResult, generateWithStaticCache } from '../runtime/generate';
 import { eosTokenIds, maxPositions, resolveModel } from '../runtime/model-source';
 import { createRng, SamplingOptions } from '../runtime/sampling';
@@ -31,7 +32,12 @@ Options:
   --precision P             FP32 | FP16 | BF16 (default FP32)
   --max_seq_len N           static cache length (default: prompt + num_tokens)
   --batch_size N            run N copies of the prompt (default 1)
-  --backend B               cpu (onnxruntime) | cuda (native runtime) (default cpu)
+  --backend B               cpu (onnxruntime) | cuda (native runtime) (default cpu). With a static cache, cuda generates
+                            on the device: prefill, then one CUDA graph per token with argmax / sampling on the device
+                            (seeded draws differ from cpu's: another RNG, the same distribution); the host synchronises
+                            every 16 tokens to stop at EOS (tokens are cut after the first EOS), so decode step
+                            timings are means over those 16-token chunks (over the whole run with --ignore_eos)
+  --device D                where --backend cuda runs: cuda (default) | emulator (the runtime's CPU emulator, for tests)
   --benchmark               time --iterations full generations and print a table
   --iterations N            benchmark iterations (default 5)
   --isl N                   benchmark with N random prompt ids (seeded) instead of the prompt
@@ -51,6 +57,7 @@ interface RunOptions {
   maxSeqLen: number | undefined;
   batch: number;
   backend: BackendKind;
+  device: CudaDevice;
   benchmark: boolean;
   iterations: number;
   isl: number | undefined;
@@ -64,7 +71,7 @@ function parseRunFlags(argv: string[]): RunOptions | 'help' {
   const { values } = parseFlags(argv, {
     model: { type: 'string' }, tokenizer: { type: 'string' }, prompt: { type: 'string' }, input_ids: { type: 'string' },
     num_tokens: { type: 'string' }, cache: { type: 'string' }, precision: { type: 'string' }, max_seq_len: { type: 'string' },
-    batch_size: { type: 'string' }, backend: { type: 'string' }, benchmark: { type: 'boolean' }, iterations: { type: 'string' },
+    batch_size: { type: 'string' }, backend: { type: 'string' }, device: { type: 'string' }, benchmark: { type: 'boolean' }, iterations: { type: 'string' },
     isl: { type: 'string' }, enable_baseline_run: { type: 'boolean' }, enable_pytorch_run: { type: 'boolean' },
     temperature: { type: 'string' }, top_k: { type: 'string' }, top_p: { type: 'string' }, seed: { type: 'string' },
     ignore_eos: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
@@ -99,6 +106,7 @@ function parseRunFlags(argv: string[]): RunOptions | 'help' {
     maxSeqLen: intFlag(str('max_seq_len'), 'max_seq_len', { min: 1 }),
     batch: intFlag(str('batch_size'), 'batch_size', { min: 1, fallback: 1 }) as number,
     backend: choiceFlag(str('backend'), 'backend', BACKENDS, 'cpu'),
+    device: choiceFlag(str('device'), 'device', CUDA_DEVICES, 'cuda'),
     benchmark: Boolean(values.benchmark) || noModel,
     iterations: intFlag(str('iterations'), 'iterations', { min: 1, fallback: 5 }) as number,
     isl: intFlag(str('isl'), 'isl', { min: 1 }),
@@ -130,7 +138,7 @@ export async function runCommand(argv: string[], out: (s: string) => void, err: 
     if (!o.json) err(s);
   };
   checkPrecisionOnBackend(o.precision, o.backend);
-  assertBackendAvailable(o.backend);
+  assertBackendAvailable(o.backend, o.device);
   const t0 = performance.now();
   // Text needs the tokenizer; ids given directly (or random benchmark ids) only use it to print text when present.
   const idsGiven = o.inputIds !== undefined || (o.benchmark && o.isl !== undefined);
@@ -251,11 +259,12 @@ async function makeRunner(
   const loweringMs = isBaseline ? 0 : performance.now() - t;
   if (!isBaseline) progress(`lower    ${loweringMs.toFixed(0)} ms  (llm pipeline, cache ${cache}, ${precision})`);
   const ts = performance.now();
-  const backend = await createBackend(backendKind, lowered);
+  const backend = await createBackend(backendKind, lowered, o.device);
   progress(`session  ${(performance.now() - ts).toFixed(0)} ms  (${backendKind}${isBaseline ? ', baseline' : ''})`);
   const layout = cacheLayout(lowered);
   const go = (prompt: number[][], ignoreEos: boolean) => {
     const g = { maxNewTokens: o.numTokens, eosTokenIds: eos, ignoreEos, sampling: o.sampling, maxPositions: positionLimit(lowered) };
+    if (layout && isDeviceGenerator(backend)) return Promise.resolve().then(() => generateOnDevice(backend, layout, prompt, { ...g, maxSeqLen: o.maxSeqLen }));
     return layout ? generateWithStaticCache(backend, layout, prompt, g) : generate(backend, prompt, g);
   };
   return { label: { backend: backendKind, cache: isBaseline ? 'none (baseline)' : cache, precision }, loweringMs, backend, go };

@@ -8,6 +8,7 @@ import { hostDType } from './cache-layout';
 import type { HostTensor } from './host-tensor';
 import { loadAddon, NativeAddon, NativeKind, NativeProbe } from './native/addon';
 import { CacheIdioms, findCacheIdioms } from './plan/cache-idioms';
+import { DeviceGenerateOptions, DeviceGenerateResult, deviceSampling, RNG_STATE_BYTES, rngState, samplingTag, selectInstruction, truncateAtEos } from './cuda-sampling';
 import { buildPlan, encodeProgram, ExecutionPlan, PlanBuffer, SharedBuffers } from './plan/execution-plan';
 
 /** Thrown by createCudaBackend where no GPU runtime exists; the message is `cuda backend not available: <reason>`. */
@@ -360,12 +361,18 @@ export class CudaBackend implements Backend {
     }
   }
 
-  // ------------------------------------------------------------------ greedy decode on the device
-  /**
-   * Greedy generation with everything on the device: prefill, argmax, and decode steps that feed their argmax
-   * back as the next input (one CUDA graph launch per token, no host round trip until the end).
-   */
+  // ------------------------------------------------------------------ generation on the device
+  /** Greedy generation on the device: generate() without sampling. */
   greedy(prompt: readonly (readonly number[])[], o: GreedyOptions): GreedyResult {
+    return this.generate(prompt, o);
+  }
+
+  /**
+   * Generation with everything on the device: prefill, next-id selection (argmax, or OP_SAMPLE with temperature /
+   * top-k / top-p: src/runtime/cuda-sampling.ts), and decode steps that feed the selected ids back as the next
+   * input (one CUDA graph launch per token; the host synchronises only every `syncEvery` steps, to stop at EOS).
+   */
+  generate(prompt: readonly (readonly number[])[], o: DeviceGenerateOptions): DeviceGenerateResult {
     const B = prompt.length;
     const S = prompt[0].length;
     const maxSeq = o.maxSeqLen ?? S + o.maxNewTokens;
@@ -414,15 +421,19 @@ export class CudaBackend implements Backend {
     upload(pre, 'end_idx', [S]);
     const pl = logitsOf(pre);
     const V = pl.info.dims[pl.info.dims.length - 1];
+    const sampling = deviceSampling(o.sampling, V);
+    const tag = samplingTag(sampling);
+    if (!this.rngPtr) this.rngPtr = this.addon.alloc(RNG_STATE_BYTES);
+    this.addon.upload(this.rngPtr, rngState(sampling?.seed ?? 0));
     const plAddr = this.address(pre, pl.ref.buf, bindings[0].cacheIn, bindings[0].cacheOut) + pl.ref.offset;
-    const argmaxPre = new Float64Array([OpCode.ARGMAX, 6, dtCode(pl.info.dtype, 'logits'), B, V, S * V, plAddr + (S - 1) * V * dtBytes(pl.info.dtype), small.next]);
-    this.launch(this.program(pre, bindings[0].cacheIn, bindings[0].cacheOut, argmaxPre, 'greedy'), false);
+    const selectPre = new Float64Array(selectInstruction(sampling, dtCode(pl.info.dtype, 'logits'), B, V, S * V, plAddr + (S - 1) * V * dtBytes(pl.info.dtype), small.next, this.rngPtr));
+    this.launch(this.program(pre, bindings[0].cacheIn, bindings[0].cacheOut, selectPre, tag), false);
     const first = new BigInt64Array(B);
     this.addon.download(small.next, first);
     const prefillMs = performance.now() - t0;
     const tokens = Array.from(first, (x) => [Number(x)]);
     const steps = o.maxNewTokens - 1;
-    if (steps <= 0) return { tokens, prefillMs, decodeMs: 0, decodeSteps: 0 };
+    if (steps <= 0) return { tokens: truncateAtEos(tokens, o.eosTokenIds), prefillMs, decodeMs: 0, decodeSteps: 0, stepMs: [] };
     // Decode inputs: ids = first tokens, positions S, start S, end S + 1; the graph advances them.
     const ptr = (name: string) => dec.inputPtrs.get((dec.plan.inputs.get(name) as { buf: number }).buf) as number;
     this.addon.exec(new Float64Array([OpCode.MEMCPY, 3, ptr('input_ids'), small.next, B * 8]));
@@ -436,22 +447,46 @@ export class CudaBackend implements Backend {
       const bnd = bindings[(parity + 1) % 2];
       const la = this.address(dec, dl.ref.buf, bnd.cacheIn, bnd.cacheOut) + dl.ref.offset;
       const tail = new Float64Array([
-        OpCode.ARGMAX, 6, dtCode(dl.info.dtype, 'logits'), B, V, V, la, small.next,
+        ...selectInstruction(sampling, dtCode(dl.info.dtype, 'logits'), B, V, V, la, small.next, this.rngPtr),
         OpCode.ADVANCE, 8, B, ptr('input_ids'), small.next, ptr('position_ids'), ptr('start_idx'), ptr('end_idx'), small.log, small.counter,
       ]);
-      return this.program(dec, bnd.cacheIn, bnd.cacheOut, tail, 'greedy');
+      return this.program(dec, bnd.cacheIn, bnd.cacheOut, tail, tag);
     });
     const inPlace = dec.plan.caches.every((c) => c.inPlace);
     // Capture before timing (capture does not run the work).
     if (useGraph) for (const p of inPlace ? [progs[0]] : progs) this.capture(p);
+    const eos = o.eosTokenIds?.length ? o.eosTokenIds : undefined;
+    const every = Math.max(1, o.syncEvery ?? (eos ? 16 : steps));
+    const stepMs: number[] = [];
+    let done = 0;
     const t1 = performance.now();
-    for (let i = 0; i < steps; i++) this.launch(inPlace ? progs[0] : progs[i % 2], useGraph);
-    this.addon.sync();
+    while (done < steps) {
+      const n = Math.min(every, steps - done);
+      const tc = performance.now();
+      for (let i = done; i < done + n; i++) this.launch(inPlace ? progs[0] : progs[i % 2], useGraph);
+      this.addon.sync();
+      const ms = (performance.now() - tc) / n;
+      for (let i = 0; i < n; i++) stepMs.push(ms);
+      done += n;
+      if (eos && done < steps && this.allStopped(tokens, small.log, done, B, eos)) break;
+    }
     const decodeMs = performance.now() - t1;
-    const log = new BigInt64Array(steps * B);
+    const log = new BigInt64Array(done * B);
     this.addon.download(small.log, log);
-    for (let i = 0; i < steps; i++) for (let b = 0; b < B; b++) tokens[b].push(Number(log[i * B + b]));
-    return { tokens, prefillMs, decodeMs, decodeSteps: steps };
+    for (let i = 0; i < done; i++) for (let b = 0; b < B; b++) tokens[b].push(Number(log[i * B + b]));
+    return { tokens: truncateAtEos(tokens, eos), prefillMs, decodeMs, decodeSteps: done, stepMs };
+  }
+
+  /** Whether every row has produced an EOS: the first tokens, then `done` steps of the device log. */
+  private allStopped(first: number[][], logPtr: number, done: number, B: number, eos: readonly number[]): boolean {
+    const log = new BigInt64Array(done * B);
+    this.addon.download(logPtr, log);
+    for (let b = 0; b < B; b++) {
+      let hit = eos.includes(first[b][0]);
+      for (let i = 0; i < done && !hit; i++) hit = eos.includes(Number(log[i * B + b]));
+      if (!hit) return false;
+    }
+    return true;
   }
 
   private capture(p: { program: Float64Array; graph?: number }): void {
@@ -464,6 +499,7 @@ export class CudaBackend implements Backend {
     }
   }
 
+  private rngPtr = 0;
   private small: { next: number; log: number; counter: number; B: number; steps: number } | undefined;
   private smallBuffers(B: number, steps: number): { next: number; log: number; counter: number } {
     if (!this.small || this.small.B < B || this.small.steps < steps) {
@@ -507,6 +543,7 @@ export class CudaBackend implements Backend {
     this.slots.clear();
     if (this.arena.ptr) this.addon.free(this.arena.ptr);
     if (this.small) [this.small.next, this.small.log, this.small.counter].forEach((p) => this.addon.free(p));
+    if (this.rngPtr) this.addon.free(this.rngPtr);
   }
 }
 

@@ -17,7 +17,7 @@ const outDir = process.env.ONNX_LOWER_NATIVE_DIR || path.join(root, 'build', 'na
 const args = process.argv.slice(2);
 const force = args.includes('--force');
 const archs = args.filter((a) => a.startsWith('--arch=')).map((a) => a.slice(7));
-const sources = ['ops.h', 'device.h', 'addon.cpp'].map((f) => path.join(here, f));
+const sources = ['ops.h', 'device.h', 'addon.cpp', 'sample-common.h', 'sample.cuh', 'emu-sample.h'].map((f) => path.join(here, f));
 
 function which(cmd) {
   const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });

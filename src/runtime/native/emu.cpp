@@ -5,10 +5,13 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
+#include <numeric>
 #include <map>
 #include <vector>
 #include "ops.h"
 #include "device.h"
+#include "sample-common.h"  // before any namespace: sample.cuh / emu-sample.h are included inside one
 
 using namespace onnxl;
 
@@ -163,8 +166,11 @@ void attention(const AttnArgs& a) {
       }
 }
 
+#include "emu-sample.h"
+
 bool execOne(int op, ArgReader& r, std::string& err) {
   switch (op) {
+    case OP_SAMPLE: return emuSample(r, err);
     case OP_COPY: {
       int dti = r.in(), dto = r.in(); Nd nd; nd.read(r); long long is[MAXR], os[MAXR]; readStrides(r, is); readStrides(r, os);
       void* in = r.p<void>(); void* out = r.p<void>();

@@ -16,6 +16,7 @@
 #include <vector>
 #include "ops.h"
 #include "device.h"
+#include "sample-common.h"  // before any namespace: sample.cuh / emu-sample.h are included inside one
 
 using namespace onnxl;
 
@@ -814,8 +815,11 @@ int normThreads(long long cols) {
   return t;
 }
 
+#include "sample.cuh"
+
 bool execOne(int op, ArgReader& r, std::string& err) {
   switch (op) {
+    case OP_SAMPLE: return launchSample(r, err);
     case OP_COPY: {
       int dti = r.in(), dto = r.in();
       Nd3 nd; readNd3(r, nd, 2);

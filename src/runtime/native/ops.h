@@ -32,6 +32,7 @@ enum Op {
                       //   with up: y_i = silu(x @ W_i^T) * (x @ up_i^T) (SwiGLU gate/up pair, no bias)
   OP_SILU_MUL = 18,   // dt n gate up out   (out = silu(gate) * up)
   OP_ADD_RMSNORM = 20,// dt dts rows cols eps a b scale sum out: sum = a + b; out = rmsnorm(sum) * scale
+  OP_SAMPLE = 21,     // dt rows cols rowStride in out state temperature topK topP (int64 ids; state: sample-common.h)
 };
 
 enum BinOp { B_ADD = 0, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_EQ, B_LT, B_LE, B_GT, B_GE, B_AND, B_OR, B_MOD };
