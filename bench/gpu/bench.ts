@@ -1,7 +1,7 @@
 /**
  * onnx-lower on the cuda backend: batch-1 greedy decode of a lowered model (static_cache_v2 / v3), all on the
  * device (CudaBackend.greedy: one CUDA graph per token). Prints one JSON line per (engine, prompt).
- * Usage: node gpu.js bench MODEL.onnx NAME --prompts 32,2048 --new 128 --caches static_v2,static_v3 [--no-gemv] [--no-pdl]
+ * Usage: node gpu.js bench MODEL.onnx NAME --prompts 32,2048 --new 128 --caches static_v2,static_v3 [--no-gemv] [--no-pdl] [--pdl-flags N] [--profile]
  */
 import { loadModel } from '../../src/ir/serde';
 import type { Model } from '../../src/ir/model';
@@ -60,6 +60,8 @@ export async function bench(argv: string[]): Promise<number> {
   const reps = Number(flag('--reps', '3'));
   const gemv = !argv.includes('--no-gemv');
   const pdl = !argv.includes('--no-pdl');
+  const nativeOptions: Record<string, number> = {};
+  if (argv.includes('--pdl-flags')) nativeOptions.pdlFlags = Number(flag('--pdl-flags', '3'));
   const device = flag('--device', 'cuda') === 'emulator' ? 'emulator' : 'cuda';
   const maxSeq = Math.ceil((Math.max(...prompts) + newTokens) / 64) * 64;
   let t = performance.now();
@@ -73,7 +75,7 @@ export async function bench(argv: string[]): Promise<number> {
     const bytes = weightBytesPerToken(model);
     const vocab = Math.min(1000, Number(model.graph.outputs[0].shape?.[2] ?? 1000));
     t = performance.now();
-    const backend = await createCudaBackend(model, { gemv, device, pdl });
+    const backend = await createCudaBackend(model, { gemv, device, pdl, nativeOptions });
     if (!copyBw && device === 'cuda') copyBw = backend.copyBandwidth(1 << 30, 20);
     try {
       for (const plen of prompts) {
@@ -85,7 +87,7 @@ export async function bench(argv: string[]): Promise<number> {
         const ttft = median(runs.map((r) => r.prefillMs));
         const stats = backend.planStats();
         const row = {
-          model: name, engine: `onnx-lower-${cache}${gemv ? '' : '-cublas'}${pdl ? '' : '-nopdl'}`, prompt: plen, new: newTokens, tok_s: tps, ttft_ms: ttft,
+          model: name, engine: `onnx-lower-${cache}${gemv ? '' : '-cublas'}${pdl ? '' : '-nopdl'}${nativeOptions.pdlFlags !== undefined ? `-pdlflags${nativeOptions.pdlFlags}` : ''}`, prompt: plen, new: newTokens, tok_s: tps, ttft_ms: ttft,
           weight_bytes: bytes, achieved_bw: bytes * tps, copy_bw: copyBw, fraction_of_copy: (bytes * tps) / copyBw,
           device: backend.probe.name, lower_s: lowerS, setup_s: setupS,
           kernels_decode: stats.find((s) => s.key.includes('input_ids:1x1'))?.kernels, arena_mb: Math.max(...stats.map((s) => s.arenaBytes)) / 2 ** 20,
@@ -94,6 +96,24 @@ export async function bench(argv: string[]): Promise<number> {
         };
         console.log('BENCH ' + JSON.stringify(row));
         t = performance.now();
+      }
+      if (argv.includes('--profile') && cache === caches[0]) {
+        // Per-kernel GPU time of the decode steps, without CUDA graphs (each instruction bracketed by events).
+        const prof = await createCudaBackend(model, { gemv, device, pdl: false, cudaGraphs: false });
+        try {
+          const prompt = [Array.from({ length: prompts[0] }, (_, i) => (i * 7919 + 13) % vocab)];
+          prof.greedy(prompt, { maxNewTokens: 8, maxSeqLen: maxSeq });
+          prof.profile(true);
+          const r = prof.greedy(prompt, { maxNewTokens: newTokens, maxSeqLen: maxSeq });
+          const rep = prof.profileReport();
+          prof.profile(false);
+          const total = Object.values(rep).reduce((a, e) => a + e.ms, 0);
+          const rows = Object.entries(rep).sort((a, b) => b[1].ms - a[1].ms)
+            .map(([k, e]) => ({ kernel: k, ms_per_step: e.ms / r.decodeSteps, calls: e.n, us_per_call: (e.ms / e.n) * 1e3, share: e.ms / total }));
+          console.log('PROFILE ' + JSON.stringify({ model: name, cache, prompt: prompts[0], steps: r.decodeSteps, gpu_ms_per_step: total / r.decodeSteps, rows }));
+        } finally {
+          await prof.dispose();
+        }
       }
       if (argv.includes('--check') && cache === caches[0]) {
         // The GEMV kernels against cuBLAS on the real weights: prefill (cuBLAS in both) and one decode step.

@@ -15,7 +15,8 @@ if [ "${1:-}" = "--head" ]; then
   git worktree add --detach "$wt" HEAD >/dev/null
   trap 'git worktree remove --force "$wt" >/dev/null 2>&1 || true' EXIT
   ln -s "$root/node_modules" "$wt/node_modules"
-  for p in src/runtime/native src/runtime/plan src/runtime/cuda-backend.ts src/converters/cuda test/gpu bench/gpu; do
+  for p in src/runtime/native src/runtime/plan src/runtime/cuda-backend.ts src/runtime/cuda-sampling.ts src/runtime/sampling.ts src/converters/cuda test/gpu bench/gpu; do
+    [ -e "$root/$p" ] || continue
     mkdir -p "$wt/$(dirname "$p")"
     rm -rf "$wt/$p"
     cp -r "$root/$p" "$wt/$p"

@@ -3,7 +3,9 @@
 # see bench/gpu/README.md) carried. Stages, in the order given:
 #   correctness   test/gpu/correctness.ts on every fixture x cache kind
 #   sanitizer     compute-sanitizer memcheck on one fixture (sotu-llama, static_cache_v3)
-#   export        random-weight fp16 exports of $MODELS (tools/export_hf.py, opset 23), in parallel, in the background
+#   export        random-weight fp16 exports of $MODELS (bench/compiler/export_model.py + tools/export_hf.py, opset 23;
+#                 weights drawn on the GPU), in parallel, in the background; a model with a carried graph
+#                 (bench/gpu/graphs/NAME/model.onnx) gets its data file from make_data.py --fp16-normal instead
 #   ours          onnx-lower static_cache_v2/v3 decode benchmark of $MODELS (waits for the exports)
 #   hf            HF transformers eager and static-cache baselines of $MODELS
 # Env: MODELS (default "llama-3.2-1b qwen2.5-0.5b gpt2"), LONG (models that also run prompt 2048), NEW (128).
@@ -34,8 +36,13 @@ for stage in "$@"; do
       echo "sanitizer rc=$?"; grep -E "ERROR SUMMARY|PASS|FAIL|========= Invalid" "$OUT/sanitizer.log" | head -8 ;;
     export)
       for m in $MODELS; do
-        ( timeout 420 python3 tools/export_hf.py --config bench/gpu/configs/$m.json --dtype fp16 --device cuda --opset 23 \
-            --batch 1 --no-ort-check --out /tmp/models/$m > /tmp/models/$m.export.log 2>&1; echo "rc=$?" >> /tmp/models/$m.export.log ) &
+        if [ -f bench/gpu/graphs/$m/model.onnx ]; then
+          ( mkdir -p /tmp/models/$m && cp bench/gpu/graphs/$m/model.onnx /tmp/models/$m/ \
+              && python3 bench/compiler/make_data.py /tmp/models/$m/model.onnx --fp16-normal > /tmp/models/$m.export.log 2>&1; echo "rc=$?" >> /tmp/models/$m.export.log ) &
+        else
+          ( timeout 420 python3 bench/compiler/export_model.py --fill normal --config bench/gpu/configs/$m.json --dtype fp16 --device cuda --opset 23 \
+              --batch 1 --no-ort-check --out /tmp/models/$m > /tmp/models/$m.export.log 2>&1; echo "rc=$?" >> /tmp/models/$m.export.log ) &
+        fi
       done ;;
     ours)
       for m in $MODELS; do

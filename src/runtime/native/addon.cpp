@@ -211,6 +211,13 @@ napi_value SetOption(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+napi_value ProfileReport(napi_env env, napi_callback_info) {
+  std::string r = dev::profileReport();
+  napi_value s;
+  napi_create_string_utf8(env, r.c_str(), r.size(), &s);
+  return s;
+}
+
 }  // namespace
 
 NAPI_MODULE_INIT() {
@@ -230,6 +237,7 @@ NAPI_MODULE_INIT() {
     {"graphDestroy", nullptr, GraphDestroy, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"copyBandwidth", nullptr, CopyBandwidth, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"setOption", nullptr, SetOption, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"profileReport", nullptr, ProfileReport, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

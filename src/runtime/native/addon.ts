@@ -31,6 +31,8 @@ export interface NativeAddon {
   graphDestroy(id: number): void;
   copyBandwidth(bytes: number, iters: number): number;
   setOption(name: string, value: number): void;
+  /** Per-instruction GPU time gathered while the "profile" option is on (JSON: {key: {ms, n}}); "{}" on the emulator. */
+  profileReport(): string;
 }
 
 export type NativeKind = 'cuda' | 'emulator';

@@ -26,5 +26,7 @@ void graphDestroy(int id);
 // Device-to-device copy bandwidth (bytes read + written per second), measured with events.
 double copyBandwidth(size_t bytes, int iters, std::string& err);
 void setOption(const std::string& name, double value);
+// Per-instruction GPU time collected while the "profile" option is on, as JSON {key: {ms, n}}.
+std::string profileReport();
 const char* kind();
 }  // namespace dev

@@ -9,6 +9,7 @@ import {
   UnsupportedOpError,
 } from '../../converters/cuda';
 import { CacheIdioms, PlanError } from './cache-idioms';
+import { fuseAttentionPrologues } from './fuse-prologue';
 import { alignUp, BufferLifetime, MemoryPlan, planMemory } from './memory-planner';
 
 export type BufferKind = 'weight' | 'const' | 'temp' | 'input' | 'cacheIn' | 'cacheOut';
@@ -251,6 +252,8 @@ export class PlanBuilder implements ConvertContext {
       outputs.set(o.name, { ref, info: this.info(o) });
       this.outputsExtend.add(ref.buf);
     }
+    const fused = fuseAttentionPrologues(this.steps);
+    this.steps.splice(0, this.steps.length, ...fused);
     return {
       key, steps: this.steps, buffers: this.buffers, memory: this.planTemps(), inputs, outputs, caches, consts: this.consts,
     };
