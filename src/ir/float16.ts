@@ -37,12 +37,29 @@ export function halfToFloat(h: number): number {
 /** Round-to-nearest-even float32 → half bits. */
 export function floatToHalf(value: number): number {
   f32[0] = value;
-  const x = u32[0];
+  return floatBitsToHalf(u32[0]);
+}
+
+/**
+ * Round-to-nearest-even float32 (given by its bits) → half bits. Normal results by integer arithmetic on the
+ * bits (rebias the exponent, add the rounding bias 0xfff plus the odd bit, shift: a carry rounds up into the
+ * exponent, up to infinity); subnormal results, infinities and NaN (quiet, sign kept) as `floatToHalfSlow`.
+ */
+export function floatBitsToHalf(x: number): number {
+  const sign = (x >>> 16) & 0x8000;
+  const abs = x & 0x7fffffff;
+  if (abs >= 0x47800000) return sign | (abs > 0x7f800000 ? 0x7e00 : 0x7c00); // ≥ 65536, inf, NaN
+  if (abs >= 0x38800000) return sign | ((abs - 0x38000000 + 0xfff + ((abs >>> 13) & 1)) >>> 13); // ≥ 2^-14
+  return floatBitsToHalfSlow(x);
+}
+
+/** The definition, field by field (kept as the reference the fast path is tested against, and for subnormals). */
+export function floatBitsToHalfSlow(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
   if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
+  const e = exp - 127 + 15;
   if (e >= 31) return sign | 0x7c00;
   if (e <= 0) {
     if (e < -10) return sign;
@@ -58,6 +75,18 @@ export function floatToHalf(value: number): number {
   const rem = mant & 0x1fff;
   if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++;
   return sign | half;
+}
+
+/** float32 values → half bits (element by element, through the values' bits: no per-element scratch round trip). */
+export function floatsToHalves(src: Float32Array, dst: Uint16Array): void {
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  for (let i = 0; i < bits.length; i++) dst[i] = floatBitsToHalf(bits[i]);
+}
+
+/** Rounds float32 values in place to the nearest half (`halfToFloat(floatToHalf(x))` for each). */
+export function roundFloatsToHalf(values: Float32Array): void {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < bits.length; i++) values[i] = HALF_TO_FLOAT[floatBitsToHalf(bits[i])];
 }
 
 export function bfloat16ToFloat(b: number): number {

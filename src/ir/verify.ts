@@ -17,6 +17,12 @@ export interface VerifyOptions {
  * held, missing opset imports, and type/shape mismatches where both sides are known. Each message names
  * the node or value.
  */
+/** Where a value is defined: the text, or the producing node (its text built only for a message). */
+type Where = string | Node;
+function whereText(w: Where): string {
+  return typeof w === 'string' ? w : `node ${w.describe()}`;
+}
+
 export function verify(model: Model, options: VerifyOptions = {}): string[] {
   const problems: string[] = [];
   const graphs = model.graph.allGraphs();
@@ -36,25 +42,25 @@ export function verify(model: Model, options: VerifyOptions = {}): string[] {
   }
   const positions = new Positions();
 
-  const definedBy = new Map<string, string>();
-  const define = (v: Value, where: string) => {
+  const definedBy = new Map<string, Where>();
+  const define = (v: Value, where: Where) => {
     if (v.isOmitted) return;
     if (!v.name) {
-      problems.push(`${where} defines a value with no name`);
+      problems.push(`${whereText(where)} defines a value with no name`);
       return;
     }
     const prev = definedBy.get(v.name);
-    if (prev !== undefined) problems.push(`value '${v.name}' is defined twice (${prev} and ${where}) — SSA violated`);
+    if (prev !== undefined) problems.push(`value '${v.name}' is defined twice (${whereText(prev)} and ${whereText(where)}) — SSA violated`);
     else definedBy.set(v.name, where);
   };
 
   for (const g of graphs) verifyGraph(g, holder, positions, problems, define);
   for (const f of model.functions) {
-    const fnDefined = new Map<string, string>();
-    const defineInFunction = (v: Value, where: string) => {
+    const fnDefined = new Map<string, Where>();
+    const defineInFunction = (v: Value, where: Where) => {
       if (v.isOmitted || !v.name) return;
       const prev = fnDefined.get(v.name);
-      if (prev !== undefined) problems.push(`value '${v.name}' is defined twice in function '${f.name}' (${prev} and ${where}) — SSA violated`);
+      if (prev !== undefined) problems.push(`value '${v.name}' is defined twice in function '${f.name}' (${whereText(prev)} and ${whereText(where)}) — SSA violated`);
       else fnDefined.set(v.name, where);
     };
     for (const g of f.body.allGraphs()) verifyGraph(g, holder, positions, problems, defineInFunction);
@@ -93,7 +99,7 @@ class Positions {
   }
 }
 
-function verifyGraph(g: Graph, holder: Map<Graph, Node>, positions: Positions, problems: string[], define: (v: Value, where: string) => void): void {
+function verifyGraph(g: Graph, holder: Map<Graph, Node>, positions: Positions, problems: string[], define: (v: Value, where: Where) => void): void {
   const position = positions.of(g);
   const where = `graph '${g.name}'`;
   for (const v of g.inputs) {
@@ -111,35 +117,39 @@ function verifyGraph(g: Graph, holder: Map<Graph, Node>, positions: Positions, p
     if (!g.inputs.includes(v)) checkUses(v, problems);
   }
 
-  /** Is `v` usable at node position `pos` of graph `g` (pos = Infinity for graph outputs)? */
-  const check = (v: Value, user: string, pos: number) => {
+  /**
+   * Is `v` usable at node position `pos` of graph `g` (pos = Infinity for graph outputs)? `user` names the use:
+   * text, or a node and `index` of its input (the text built only for a message).
+   */
+  const check = (v: Value, use: string | Node, pos: number, index = 0) => {
+    const user = (): string => (typeof use === 'string' ? use : `node ${use.describe()} input ${index}`);
     const p = v.producer;
     if (p) {
       const pg = p.graph;
-      if (!pg) return problems.push(`${user} uses '${v.name}', produced by removed node ${p.describe()} (dangling)`);
+      if (!pg) return problems.push(`${user()} uses '${v.name}', produced by removed node ${p.describe()} (dangling)`);
       // Walk up from g to pg, tracking the node that holds the current graph.
       let cur: Graph = g;
       let at = pos;
       while (cur !== pg) {
         const h = holder.get(cur);
-        if (!h || !h.graph) return problems.push(`${user} uses '${v.name}', which is out of scope (produced in graph '${pg.name}')`);
+        if (!h || !h.graph) return problems.push(`${user()} uses '${v.name}', which is out of scope (produced in graph '${pg.name}')`);
         at = positions.of(h.graph).get(h) ?? -1;
         cur = h.graph;
       }
       const pp = positions.of(cur).get(p);
-      if (pp === undefined) return problems.push(`${user} uses '${v.name}', produced by node ${p.describe()} which is missing from graph '${pg.name}' (dangling)`);
-      if (!(pp < at)) problems.push(`${user} uses '${v.name}' before it is produced by ${p.describe()} (not in topological order)`);
+      if (pp === undefined) return problems.push(`${user()} uses '${v.name}', produced by node ${p.describe()} which is missing from graph '${pg.name}' (dangling)`);
+      if (!(pp < at)) problems.push(`${user()} uses '${v.name}' before it is produced by ${p.describe()} (not in topological order)`);
       return;
     }
     const owner = v.graph;
-    if (!owner) return problems.push(`${user} uses '${v.name}', which has no producer (dangling)`);
+    if (!owner) return problems.push(`${user()} uses '${v.name}', which has no producer (dangling)`);
     if (!owner.inputs.includes(v) && owner.initializers.get(v.name) !== v) {
-      return problems.push(`${user} uses '${v.name}', which is neither an input nor an initializer of graph '${owner.name}' (dangling)`);
+      return problems.push(`${user()} uses '${v.name}', which is neither an input nor an initializer of graph '${owner.name}' (dangling)`);
     }
     // Scope follows the holder chain (as for node outputs), so a subgraph made for another graph is caught.
     let cur: Graph | undefined = g;
     while (cur && cur !== owner) cur = holder.get(cur)?.graph ?? undefined;
-    if (!cur) problems.push(`${user} uses '${v.name}', which is out of scope (defined in graph '${owner.name}')`);
+    if (!cur) problems.push(`${user()} uses '${v.name}', which is out of scope (defined in graph '${owner.name}')`);
   };
 
   for (const n of g.nodes) {
@@ -147,11 +157,11 @@ function verifyGraph(g: Graph, holder: Map<Graph, Node>, positions: Positions, p
     if (n.graph !== g) problems.push(`node ${n.describe()} is listed in ${where} but says it belongs to ${n.graph ? `graph '${n.graph.name}'` : 'no graph'}`);
     n.inputs.forEach((v, idx) => {
       if (!v) return;
-      check(v, `node ${n.describe()} input ${idx}`, pos);
+      check(v, n, pos, idx);
       if (!v.hasUse(n, idx)) problems.push(`use list of '${v.name}' misses node ${n.describe()} input ${idx}`);
     });
     n.outputs.forEach((o, idx) => {
-      define(o, `node ${n.describe()}`);
+      define(o, n);
       if (o.producer !== n || o.outputIndex !== idx) problems.push(`output ${idx} '${o.name}' of node ${n.describe()} has a wrong producer link`);
       if (o.isOmitted && (o.hasUses() || o.isGraphOutput)) problems.push(`output ${idx} of node ${n.describe()} is omitted (not produced) but used`);
       checkUses(o, problems);

@@ -147,7 +147,7 @@ function buildNodes(g: Graph, nodes: readonly Msg[], ctx: TensorDecodeContext, i
     shells.push([np, node]);
   }
   for (const [np, node] of shells) {
-    for (const name of get.strs(np, 'input')) node.appendInput(name ? lookup(g, name, `input of node ${node.describe()}`) : null);
+    for (const name of get.strs(np, 'input')) node.appendInput(name ? lookup(g, name, () => `input of node ${node.describe()}`) : null);
     for (const ap of get.msgs(np, 'attribute')) {
       const a = decodeAttribute(ap, g, ctx);
       node.setAttr(a);
@@ -155,9 +155,10 @@ function buildNodes(g: Graph, nodes: readonly Msg[], ctx: TensorDecodeContext, i
   }
 }
 
-function lookup(g: Graph, name: string, what: string): Value {
+/** `what` names the reference for the error (a function where building the text costs: only on failure). */
+function lookup(g: Graph, name: string, what: string | (() => string)): Value {
   const v = g.names.lookup(name);
-  if (!v || !g.isInScope(v)) throw new SerdeError('SERDE_UNDEFINED', `${what} refers to '${name}', which is not defined`, name);
+  if (!v || !g.isInScope(v)) throw new SerdeError('SERDE_UNDEFINED', `${typeof what === 'string' ? what : what()} refers to '${name}', which is not defined`, name);
   return v;
 }
 

@@ -30,6 +30,31 @@ function unary(float: NumFn, ints?: { num: NumFn; big: BigFn }): Kernel {
   };
 }
 
+/**
+ * Cos and Sin over float32 storage (float, float16, bfloat16) written out, so each loop calls its Math function
+ * directly (the shared `unary` loop calls through a variable, slow at RoPE table sizes); same results.
+ */
+const cosKernel: Kernel = (ctx) => {
+  const x = ctx.input(0);
+  if (!(x.data instanceof Float32Array)) return cosGeneric(ctx);
+  const out = ctx.alloc(x.dtype, x.dims);
+  const src = x.data;
+  const dst = out.data as Float32Array;
+  for (let i = 0; i < src.length; i++) dst[i] = Math.cos(src[i]);
+  return [out];
+};
+const cosGeneric = unary(Math.cos);
+const sinKernel: Kernel = (ctx) => {
+  const x = ctx.input(0);
+  if (!(x.data instanceof Float32Array)) return sinGeneric(ctx);
+  const out = ctx.alloc(x.dtype, x.dims);
+  const src = x.data;
+  const dst = out.data as Float32Array;
+  for (let i = 0; i < src.length; i++) dst[i] = Math.sin(src[i]);
+  return [out];
+};
+const sinGeneric = unary(Math.sin);
+
 function unsupportedType(ctx: KernelContext, dtype: DataType): EvalError {
   return new EvalError('EVAL_UNSUPPORTED', `${ctx.node.op} does not take ${dataTypeName(dtype)} inputs (node ${ctx.node.describe()})`, ctx.node.name);
 }
@@ -309,8 +334,8 @@ export const elementwiseKernels: KernelTable = {
   Reciprocal: unary((x) => 1 / x),
   Exp: unary(Math.exp),
   Log: unary(Math.log),
-  Sin: unary(Math.sin),
-  Cos: unary(Math.cos),
+  Sin: sinKernel,
+  Cos: cosKernel,
   Tan: unary(Math.tan),
   Floor: unary(Math.floor, signed),
   Ceil: unary(Math.ceil, signed),

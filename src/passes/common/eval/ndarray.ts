@@ -1,5 +1,5 @@
 import { DataType, dataTypeName } from '../../../ir/dtype';
-import { bfloat16ToFloat, floatToBfloat16, floatToHalf, halfToFloat } from '../../../ir/float16';
+import { bfloat16ToFloat, floatsToHalves, floatToBfloat16, halfToFloat, roundFloatsToHalf } from '../../../ir/float16';
 import { RawTensor, Tensor, TensorArray } from '../../../ir/tensor';
 import { EvalError } from './errors';
 
@@ -93,8 +93,7 @@ export class NdArray {
   /** Rounds float16/bfloat16 storage to representable values (after an op computed in float32/64). Idempotent. */
   roundToDtype(): void {
     if (this.dtype === DataType.FLOAT16) {
-      const d = this.data as Float32Array;
-      for (let i = 0; i < d.length; i++) d[i] = halfToFloat(floatToHalf(d[i]));
+      roundFloatsToHalf(this.data as Float32Array);
     } else if (this.dtype === DataType.BFLOAT16) {
       const d = this.data as Float32Array;
       for (let i = 0; i < d.length; i++) d[i] = bfloat16ToFloat(floatToBfloat16(d[i]));
@@ -115,7 +114,7 @@ export class NdArray {
     if (this.dtype === DataType.FLOAT16 || this.dtype === DataType.BFLOAT16) {
       const f = d as Float32Array;
       const bits = new Uint16Array(f.length);
-      if (this.dtype === DataType.FLOAT16) for (let i = 0; i < f.length; i++) bits[i] = floatToHalf(f[i]);
+      if (this.dtype === DataType.FLOAT16) floatsToHalves(f, bits);
       else for (let i = 0; i < f.length; i++) bits[i] = floatToBfloat16(f[i]);
       return RawTensor.fromArray(this.dtype, this.dims, bits, name);
     }

@@ -250,18 +250,22 @@ export function tabulateAll(model: Model, operands: readonly Value[], layout: Ta
 /** Copies n rows of the evaluated operand (its kept columns, bytes as computed) into the table at `start`. */
 function copyRows(table: { out: Uint8Array; cols: number; elem: number }, bytes: Uint8Array, g: Grid, columns: TableColumns, start: number, n: number): void {
   const { out, cols, elem } = table;
-  const rowBytes = cols * elem;
+  // Whole elements through a view of the element's width where the buffers allow it (no per-row subarrays);
+  // bytes otherwise. Either way the bits are copied as they are.
+  const width = elem === 2 || elem === 4 ? elem : 1;
+  const aligned = bytes.byteOffset % width === 0 && bytes.length % width === 0 && out.byteOffset % width === 0;
+  const per = aligned ? elem / width : elem;
+  const view = aligned ? width : 1;
+  const wrap = (b: Uint8Array) => (view === 2 ? new Uint16Array(b.buffer, b.byteOffset, b.length / 2) : view === 4 ? new Uint32Array(b.buffer, b.byteOffset, b.length / 4) : b);
+  const src = wrap(bytes);
+  const dst = wrap(out);
+  const step = columns === 'pairs' ? 2 : 1;
   for (let i = 0; i < n; i++) {
-    const base = g.offset(0, i) * elem;
-    const to = (start + i) * rowBytes;
-    if (columns !== 'pairs') {
-      // halves keep the first cols columns, all keeps every column: one contiguous run.
-      out.set(bytes.subarray(base, base + rowBytes), to);
-      continue;
-    }
+    const base = g.offset(0, i) * per;
+    const to = (start + i) * cols * per;
     for (let j = 0; j < cols; j++) {
-      const from = base + 2 * j * elem;
-      for (let k = 0; k < elem; k++) out[to + j * elem + k] = bytes[from + k];
+      const from = base + step * j * per;
+      for (let k = 0; k < per; k++) dst[to + j * per + k] = src[from + k];
     }
   }
 }
