@@ -250,23 +250,41 @@ export function tabulateAll(model: Model, operands: readonly Value[], layout: Ta
 /** Copies n rows of the evaluated operand (its kept columns, bytes as computed) into the table at `start`. */
 function copyRows(table: { out: Uint8Array; cols: number; elem: number }, bytes: Uint8Array, g: Grid, columns: TableColumns, start: number, n: number): void {
   const { out, cols, elem } = table;
-  // Whole elements through a view of the element's width where the buffers allow it (no per-row subarrays);
-  // bytes otherwise. Either way the bits are copied as they are.
-  const width = elem === 2 || elem === 4 ? elem : 1;
-  const aligned = bytes.byteOffset % width === 0 && bytes.length % width === 0 && out.byteOffset % width === 0;
-  const per = aligned ? elem / width : elem;
-  const view = aligned ? width : 1;
-  const wrap = (b: Uint8Array) => (view === 2 ? new Uint16Array(b.buffer, b.byteOffset, b.length / 2) : view === 4 ? new Uint32Array(b.buffer, b.byteOffset, b.length / 4) : b);
-  const src = wrap(bytes);
-  const dst = wrap(out);
   const step = columns === 'pairs' ? 2 : 1;
-  for (let i = 0; i < n; i++) {
-    const base = g.offset(0, i) * per;
-    const to = (start + i) * cols * per;
-    for (let j = 0; j < cols; j++) {
-      const from = base + step * j * per;
-      for (let k = 0; k < per; k++) dst[to + j * per + k] = src[from + k];
+  // Row i of the grid starts at element offset(0, i) = offset(0, 0) + i·width (batch row 0, rows contiguous).
+  const first = g.offset(0, 0);
+  // Whole elements through a view of the element's width where the buffers allow it, else byte by byte; one
+  // loop per view type so each stays monomorphic. Either way the bits are copied as they are.
+  const fits = (w: number) => elem === w && bytes.byteOffset % w === 0 && bytes.length % w === 0;
+  if (fits(2)) {
+    copyStrided16(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2), new Uint16Array(out.buffer, out.byteOffset, out.length / 2), first, g.width, step, start * cols, cols, n);
+  } else if (fits(4)) {
+    copyStrided32(new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4), new Uint32Array(out.buffer, out.byteOffset, out.length / 4), first, g.width, step, start * cols, cols, n);
+  } else {
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < cols; j++) {
+        const from = (first + i * g.width + step * j) * elem;
+        const to = ((start + i) * cols + j) * elem;
+        for (let k = 0; k < elem; k++) out[to + k] = bytes[from + k];
+      }
     }
+  }
+}
+
+/** dst[to + i·cols + j] = src[first + i·width + step·j] for n rows of cols elements. */
+function copyStrided16(src: Uint16Array, dst: Uint16Array, first: number, width: number, step: number, to: number, cols: number, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const from = first + i * width;
+    const at = to + i * cols;
+    for (let j = 0; j < cols; j++) dst[at + j] = src[from + step * j];
+  }
+}
+
+function copyStrided32(src: Uint32Array, dst: Uint32Array, first: number, width: number, step: number, to: number, cols: number, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const from = first + i * width;
+    const at = to + i * cols;
+    for (let j = 0; j < cols; j++) dst[at + j] = src[from + step * j];
   }
 }
 
