@@ -279,7 +279,15 @@ class Digest {
   /** A string field (its length first, so ['ab','c'] and ['a','bc'] differ). */
   str(s: string): this {
     this.mix(s.length + 0x100000);
-    for (let i = 0; i < s.length; i++) this.mix(s.charCodeAt(i));
+    let a = this.a;
+    let b = this.b;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b ^ c, 0x01000193) ^ (b >>> 15);
+    }
+    this.a = a;
+    this.b = b;
     this.parts++;
     return this;
   }
