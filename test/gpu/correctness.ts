@@ -4,7 +4,8 @@
  *   prefill logits (7-token prompt) and one decode step's logits: relative error <= 1e-3 (fp32), 2e-2 (fp16);
  *   48 greedy tokens through Backend.run (caches stay on the device, decode steps replayed as CUDA graphs) and
  *   through CudaBackend.greedy (argmax and the next step's inputs on the device) equal to the CPU's.
- * Usage: node gpu.js correctness REFS_DIR [--only NAME] [--cache KIND] [--no-gemv] [--json OUT]
+ * Then device sampling against the CPU sampler's probabilities (test/gpu/sampling.ts; skipped with --only or --no-sampling).
+ * Usage: node gpu.js correctness REFS_DIR [--only NAME] [--cache KIND] [--no-gemv] [--no-sampling] [--json OUT]
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -15,6 +16,7 @@ import { lowerLlm } from '../../src/passes/llm/pipeline';
 import { cacheLayout } from '../../src/runtime/cache-layout';
 import { createCudaBackend, CudaBackend, CudaBackendOptions, DeviceTensor } from '../../src/runtime/cuda-backend';
 import type { HostTensor } from '../../src/runtime/host-tensor';
+import { samplingCheck } from './sampling';
 import { argmaxRow, cacheStepper, CACHE_KINDS, fixtureName, GREEDY_STEPS, MAX_SEQ, readRefs, relError, toFloat32 } from './fixtures';
 
 export interface CorrectnessRow {
@@ -111,5 +113,7 @@ export async function correctness(argv: string[]): Promise<number> {
   if (jsonOut) fs.writeFileSync(jsonOut, JSON.stringify(rows, null, 1));
   const failed = rows.filter((r) => !r.pass).length;
   console.log(`correctness: ${rows.length - failed}/${rows.length} passed`);
-  return failed ? 1 : 0;
+  // Device sampling vs the CPU sampler's probabilities (test/gpu/sampling.ts); not with --only (the sanitizer run).
+  const samplingFailed = only || argv.includes('--no-sampling') ? 0 : await samplingCheck(refs, data, device, root);
+  return failed || samplingFailed ? 1 : 0;
 }
