@@ -116,15 +116,18 @@ export async function bench(argv: string[]): Promise<number> {
         }
       }
       if (argv.includes('--check') && cache === caches[0]) {
-        // The GEMV kernels against cuBLAS on the real weights: prefill (cuBLAS in both) and one decode step.
+        // The GEMV kernels and the decode attention kernel against cuBLAS and the tiled attention kernel on the
+        // real weights: prefill (cuBLAS in both) and one decode step. The native option is process-wide: run the
+        // fast path first, then the reference, then restore it.
         const prompt = Array.from({ length: 32 }, (_, i) => (i * 7919 + 13) % vocab);
-        const ref = await createCudaBackend(model, { gemv: false, cudaGraphs: false, device });
+        const [p1, d1] = await prefillDecode(backend, model, prompt, maxSeq);
+        const ref = await createCudaBackend(model, { gemv: false, cudaGraphs: false, device, nativeOptions: { attnDecode: 0 } });
         try {
-          const [p1, d1] = await prefillDecode(backend, model, prompt, maxSeq);
           const [p2, d2] = await prefillDecode(ref, model, prompt, maxSeq);
-          console.log('CHECK ' + JSON.stringify({ model: name, cache, what: 'gemv+graphs vs cublas, no graphs', prefill_rel: relError(p1, p2), decode_rel: relError(d1, d2) }));
+          console.log('CHECK ' + JSON.stringify({ model: name, cache, what: 'gemv+decode attention+graphs vs cublas+tiled attention, no graphs', prefill_rel: relError(p1, p2), decode_rel: relError(d1, d2) }));
         } finally {
           await ref.dispose();
+          backend.setNativeOption('attnDecode', 1);
         }
       }
     } finally {

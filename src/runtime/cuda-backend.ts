@@ -31,6 +31,8 @@ export interface CudaBackendOptions {
   debugSync?: boolean;
   /** Programmatic dependent launch on sm_90+ (default true): a kernel starts while its predecessor finishes. */
   pdl?: boolean;
+  /** Raw native runtime options (setOption name → value), for benchmarks and experiments. */
+  nativeOptions?: Record<string, number>;
 }
 
 /** Whether the cuda backend can run here, and why not. */
@@ -155,6 +157,7 @@ export class CudaBackend implements Backend {
     }
     addon.setOption('debugSync', options.debugSync ? 1 : 0);
     addon.setOption('pdl', options.pdl === false ? 0 : 1);
+    for (const [k, v] of Object.entries(options.nativeOptions ?? {})) addon.setOption(k, v);
     return new CudaBackend(addon, model, options);
   }
 
@@ -517,6 +520,23 @@ export class CudaBackend implements Backend {
       for (const st of s.plan.steps) byOp[OpCode[st.op]] = (byOp[OpCode[st.op]] ?? 0) + 1;
       return { key: s.plan.key, kernels: s.plan.steps.length, arenaBytes: s.plan.memory.arenaBytes, unplannedBytes: s.plan.memory.totalBytes, byOp };
     });
+  }
+
+  /**
+   * Per-instruction GPU time (ms, count) keyed by kernel and shape, gathered by the native runtime while
+   * profiling is on (`profile(true)` clears it). Only un-captured execution is timed: use cudaGraphs: false.
+   */
+  /** Sets a raw native runtime option (benchmarks, experiments); it applies to every backend of the process. */
+  setNativeOption(name: string, value: number): void {
+    this.addon.setOption(name, value);
+  }
+
+  profile(on: boolean): void {
+    this.addon.setOption('profile', on ? 1 : 0);
+  }
+
+  profileReport(): Record<string, { ms: number; n: number }> {
+    return JSON.parse(this.addon.profileReport()) as Record<string, { ms: number; n: number }>;
   }
 
   /** Device-to-device copy bandwidth in bytes/s (bytes read + written). */

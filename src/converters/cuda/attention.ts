@@ -14,6 +14,9 @@ function req(node: Node, i: number): Value {
 /** Query rows per attention block (ops: 4 warps x 4 rows) and keys per tile. */
 const ROWS_PER_BLOCK = 16;
 const KEYS_PER_TILE = 32;
+/** The decode attention kernel (kernels.cu attnDecode): at most 8 query rows per kv head, 256 keys per pass. */
+const DECODE_MAX_ROWS = 8;
+const DECODE_KEYS = 256;
 
 /**
  * How many key splits (flash-decoding) to launch: enough blocks to fill the chip twice when the query side is
@@ -22,6 +25,14 @@ const KEYS_PER_TILE = 32;
  */
 export function attentionSplits(smCount: number, B: number, Hq: number, Hkv: number, S: number, T: number): { splits: number; chunk: number } {
   const G = Hq / Hkv;
+  if (G * S <= DECODE_MAX_ROWS) {
+    // The decode kernel: one block per kv head and split, 8 warps x 32 keys per pass; splits of whole passes,
+    // only as many as it takes to give the chip about two blocks per SM.
+    let splits = Math.max(1, Math.min(Math.ceil((2 * Math.max(smCount, 1)) / (Hkv * B)), Math.ceil(T / DECODE_KEYS)));
+    const chunk = Math.ceil(T / splits / DECODE_KEYS) * DECODE_KEYS;
+    splits = Math.max(1, Math.ceil(T / chunk));
+    return { splits, chunk };
+  }
   const base = Math.ceil((G * S) / ROWS_PER_BLOCK) * Hkv * B;
   const target = 2 * Math.max(smCount, 1);
   let splits = Math.max(1, Math.min(Math.floor(target / base), Math.ceil(T / KEYS_PER_TILE), 64));

@@ -8,7 +8,7 @@ import { OnnxLowerError } from '../../ir/errors';
 export enum OpCode {
   COPY = 1, BINARY = 2, UNARY = 3, WHERE = 4, GEMM = 5, REDUCE = 6, RMSNORM = 7, LAYERNORM = 8, SOFTMAX = 9,
   GATHER = 10, ROPE = 11, ATTENTION = 12, CACHE_WRITE = 13, ARGMAX = 14, ADVANCE = 15, MEMCPY = 16, GEMV = 17, SILU_MUL = 18,
-  ADD_RMSNORM = 20, SAMPLE = 21,
+  ADD_RMSNORM = 20, ROPE_PACK = 22, SAMPLE = 21,
 }
 
 export enum DT { F32 = 0, F16 = 1, BF16 = 2, I64 = 3, I32 = 4, U8 = 5 }

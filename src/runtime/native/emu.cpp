@@ -329,6 +329,41 @@ bool execOne(int op, ArgReader& r, std::string& err) {
       return true;
     }
     case OP_ATTENTION: { AttnArgs a; readAttn(r, a); attention(a); return true; }
+    case OP_ROPE_PACK: {
+      int dt = r.in(), dtc = r.in(), B = r.in(), S = r.in(), D = r.in(), rd = r.in(), inter = r.in(), T = r.in();
+      void* cs = r.p<void>(); void* sn = r.p<void>(); long long* pos = r.p<long long>(); long long cbs = r.ll(); long long* start = r.p<long long>();
+      int Hq = r.in(); void* xq = r.p<void>(); void* oq = r.p<void>();
+      int Hk = r.in(); void* xk = r.p<void>(); void* ok = r.p<void>(); void* ks = r.p<void>(); void* kc = r.p<void>();
+      int Hv = r.in(); void* xv = r.p<void>(); void* vs = r.p<void>(); void* vc = r.p<void>();
+      size_t es = dtSize(dt);
+      if (kc && ks != kc) memcpy(kc, ks, (size_t)B * Hk * T * D * es);
+      if (vc && vs != vc) memcpy(vc, vs, (size_t)B * Hv * T * D * es);
+      long long st0 = *start;
+      if ((kc || vc) && (st0 < 0 || st0 + S > T)) { err = "cache write out of range (start + seq > max_seq_len)"; return false; }
+      int half = rd / 2;
+      auto rope = [&](int H, void* x, void* out) {
+        for (int b = 0; b < B; b++) for (int h = 0; h < H; h++) for (int s = 0; s < S; s++) {
+          long long base = ((long long)(b * H + h) * S + s) * D;
+          long long crow = pos ? pos[b * S + s] * half : b * cbs + (long long)s * half;
+          for (int i = 0; i < half; i++) {
+            float c = (float)ld(cs, dtc, crow + i), sv = (float)ld(sn, dtc, crow + i);
+            int i1 = inter ? 2 * i : i, i2 = inter ? 2 * i + 1 : i + half;
+            float x1 = (float)ld(x, dt, base + i1), x2 = (float)ld(x, dt, base + i2);
+            st(out, dt, base + i1, c * x1 - sv * x2);
+            st(out, dt, base + i2, sv * x1 + c * x2);
+          }
+          for (int d = rd; d < D; d++) st(out, dt, base + d, ld(x, dt, base + d));
+        }
+      };
+      auto rows = [&](int H, const void* cur, void* cache) {
+        for (int b = 0; b < B; b++) for (int h = 0; h < H; h++)
+          memcpy((char*)cache + (((long long)(b * H + h) * T + st0) * D) * es, (const char*)cur + ((long long)(b * H + h) * S * D) * es, (size_t)S * D * es);
+      };
+      if (Hq) rope(Hq, xq, oq);
+      if (Hk) { rope(Hk, xk, ok); if (kc) rows(Hk, ok, kc); }
+      if (Hv && vc) rows(Hv, xv, vc);
+      return true;
+    }
     case OP_CACHE_WRITE: {
       int dt = r.in(), B = r.in(), H = r.in(), T = r.in(), D = r.in(), S = r.in();
       char* src = r.p<char>(); char* dst = r.p<char>(); char* cur = r.p<char>(); long long* start = r.p<long long>(); r.in();
@@ -416,6 +451,7 @@ bool graphLaunch(int id, std::string& err) {
 void graphDestroy(int id) { g_graphs.erase(id); }
 double copyBandwidth(size_t, int, std::string& err) { err = "the emulator has no device bandwidth"; return -1; }
 void setOption(const std::string&, double) {}
+std::string profileReport() { return "{}"; }
 }  // namespace dev
 
 #include "addon.cpp"

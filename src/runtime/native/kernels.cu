@@ -84,6 +84,10 @@ bool ck(cudaError_t e, std::string& err, const char* what) {
 // weights (the GEMV's first loads) goes before the wait and overlaps the previous kernel. Both are no-ops when
 // the kernel was launched without the attribute (g_pdl false: sm_80, or the option turned off).
 bool g_pdl = false;
+bool g_attnDecode = true;  // setOption "attnDecode": the decode attention kernel where it applies
+// Experiment switches (setOption "pdlFlags"): bit 0 = trigger the dependent launch right after the wait (else
+// only at exit), bit 1 = the GEMV issues its first weight loads before the wait.
+__device__ int d_pdlFlags = 3;
 __device__ __forceinline__ void pdlWait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
@@ -91,7 +95,7 @@ __device__ __forceinline__ void pdlWait() {
 }
 __device__ __forceinline__ void pdlTrigger() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;" :::);
+  if (d_pdlFlags & 1) asm volatile("griddepcontrol.launch_dependents;" :::);
 #endif
 }
 template <typename... E, typename... A>
@@ -382,6 +386,56 @@ __global__ void argmaxLast(long long cols, long long rowStride, const T* in, lon
   if (threadIdx.x == 0) out[blockIdx.x] = si[0] == 0x7fffffffffffffffLL ? 0 : si[0];
 }
 
+// Argmax of long rows in two stages: ARGMAX_PARTS blocks per row each reduce a contiguous chunk (8 loads in
+// flight per thread) to (value, index) in a workspace; one block per row merges them. Ties: the smallest index.
+constexpr int ARGMAX_PARTS = 64, ARGMAX_MAX_ROWS = 64;
+struct ArgBest { float v; long long i; };
+ArgBest* g_argmaxWs = nullptr;
+__device__ __forceinline__ void argBetter(float& bv, long long& bi, float v, long long i) {
+  if (v > bv || (v == bv && i < bi)) { bv = v; bi = i; }
+}
+__device__ void blockArgBest(float& bv, long long& bi) {
+  __shared__ float sv[32];
+  __shared__ long long si[32];
+  for (int o = 16; o > 0; o >>= 1) {
+    float ov = __shfl_xor_sync(0xffffffffu, bv, o); long long oi = __shfl_xor_sync(0xffffffffu, bi, o);
+    argBetter(bv, bi, ov, oi);
+  }
+  int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  if (lane == 0) { sv[w] = bv; si[w] = bi; }
+  __syncthreads();
+  if (w == 0) {
+    bv = lane < nw ? sv[lane] : -INFINITY; bi = lane < nw ? si[lane] : 0x7fffffffffffffffLL;
+    for (int o = 16; o > 0; o >>= 1) {
+      float ov = __shfl_xor_sync(0xffffffffu, bv, o); long long oi = __shfl_xor_sync(0xffffffffu, bi, o);
+      argBetter(bv, bi, ov, oi);
+    }
+  }
+}
+template <class T>
+__global__ void argmaxPart(long long cols, long long rowStride, const T* in, ArgBest* ws) {
+  pdlWait(); pdlTrigger();
+  const T* xr = in + blockIdx.y * rowStride;
+  long long chunk = (cols + gridDim.x - 1) / gridDim.x, c0 = blockIdx.x * chunk, c1 = min(cols, c0 + chunk);
+  float bv = -INFINITY; long long bi = 0x7fffffffffffffffLL;
+  for (long long base = c0 + threadIdx.x; base < c1; base += 8LL * blockDim.x) {
+    float v[8];
+#pragma unroll
+    for (int u = 0; u < 8; u++) { long long i = base + (long long)u * blockDim.x; v[u] = i < c1 ? toF(xr[i]) : -INFINITY; }
+#pragma unroll
+    for (int u = 0; u < 8; u++) { long long i = base + (long long)u * blockDim.x; if (i < c1) argBetter(bv, bi, v[u], i); }
+  }
+  blockArgBest(bv, bi);
+  if (threadIdx.x == 0) ws[blockIdx.y * gridDim.x + blockIdx.x] = ArgBest{bv, bi};
+}
+__global__ void argmaxMerge(int parts, const ArgBest* ws, long long* out) {
+  pdlWait(); pdlTrigger();
+  float bv = -INFINITY; long long bi = 0x7fffffffffffffffLL;
+  for (int p = threadIdx.x; p < parts; p += blockDim.x) argBetter(bv, bi, ws[blockIdx.x * parts + p].v, ws[blockIdx.x * parts + p].i);
+  blockArgBest(bv, bi);
+  if (threadIdx.x == 0) out[blockIdx.x] = bi == 0x7fffffffffffffffLL ? 0 : bi;
+}
+
 // ------------------------------------------------------------------------------------------ indexing
 template <int ES>
 __global__ void gatherRows(long long outer, long long axisDim, long long inner, long long nidx, int dti, const void* data, const void* idx, void* out) {
@@ -432,6 +486,51 @@ __global__ void cacheWrite(int B, int H, int T, int D, int S, void* dst, const v
     long long t = st + s;
     if (t < 0 || t >= T) continue;  // the host checks start + seq <= max_seq_len before it runs
     ((E*)dst)[(bh * T + t) * D + d] = ((const E*)cur)[e];
+  }
+}
+
+// One launch for an attention prologue (OP_ROPE_PACK): RoPE of q and of k, k's rotated rows also into its
+// in-place cache, v's rows into its cache. One flat index space over the three jobs, 4-D [B, H, S, D] layout.
+struct RopePack {
+  int B, S, D, rd, inter, T, dtc; const void *cs, *sn; const long long* pos; long long cbs; const long long* start;
+  int Hq; const void* xq; void* oq; int Hk; const void* xk; void* ok; void* kc; int Hv; const void* xv; void* vc;
+};
+template <class T>
+__global__ void ropePack(RopePack p) {
+  pdlWait(); pdlTrigger();
+  const int half = p.rd / 2, per = half + (p.D - p.rd);
+  const long long nq = (long long)p.B * p.Hq * p.S * per, nk = (long long)p.B * p.Hk * p.S * per, nv = p.vc ? (long long)p.B * p.Hv * p.S * p.D : 0;
+  const long long st = p.start ? *p.start : 0;
+  const bool inRange = st >= 0 && st + p.S <= p.T;  // the host checks start + seq <= max_seq_len before it runs
+  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < nq + nk + nv; e += (long long)gridDim.x * blockDim.x) {
+    if (e >= nq + nk) {
+      long long f = e - nq - nk;
+      int d = f % p.D; long long r = f / p.D; int s = r % p.S; long long bh = r / p.S;
+      if (inRange) ((T*)p.vc)[(bh * p.T + st + s) * p.D + d] = ((const T*)p.xv)[f];
+      continue;
+    }
+    const bool isK = e >= nq;
+    const long long f = isK ? e - nq : e;
+    const int H = isK ? p.Hk : p.Hq;
+    const T* x = (const T*)(isK ? p.xk : p.xq);
+    T* out = (T*)(isK ? p.ok : p.oq);
+    T* cache = isK && inRange ? (T*)p.kc : nullptr;
+    int w = f % per; long long r = f / per;
+    int s = r % p.S; long long bh = r / p.S; int b = bh / H;
+    long long base = (bh * p.S + s) * p.D, cbase = (bh * p.T + st + s) * p.D;
+    if (w >= half) {
+      int d = p.rd + (w - half);
+      out[base + d] = x[base + d];
+      if (cache) cache[cbase + d] = x[base + d];
+      continue;
+    }
+    long long crow = p.pos ? p.pos[(long long)b * p.S + s] * half : b * p.cbs + (long long)s * half;
+    float c = (float)ldAny(p.cs, p.dtc, crow + w), sv = (float)ldAny(p.sn, p.dtc, crow + w);
+    int i1 = p.inter ? 2 * w : w, i2 = p.inter ? 2 * w + 1 : w + half;
+    float x1 = toF(x[base + i1]), x2 = toF(x[base + i2]);
+    T y1 = fromF<T>(c * x1 - sv * x2), y2 = fromF<T>(sv * x1 + c * x2);
+    out[base + i1] = y1; out[base + i2] = y2;
+    if (cache) { cache[cbase + i1] = y1; cache[cbase + i2] = y2; }
   }
 }
 
@@ -489,6 +588,7 @@ __global__ void __launch_bounds__(GEMV_THREADS) gemvKernel(const T* x, GemvSegs 
 #pragma unroll
   for (int m = 0; m < M; m++) acc[m] = acc2[m] = 0.f;
   bool waited = false;
+  if (!(d_pdlFlags & 2)) { pdlWait(); pdlTrigger(); waited = true; }
   for (int base = kb; base < ke; base += 32 * GEMV_U) {
     uint4 w[GEMV_U], u[GEMV_U];
 #pragma unroll
@@ -707,6 +807,135 @@ __global__ void attnCombine(AttnArgs a) {
   }
 }
 
+// Decode attention (few query rows per kv head: G * S <= 8, no mask tensor, D = Dv in {32, 64, 128}): one block per
+// (kv head, key split, batch), 8 warps; lane = key. Each lane loads its whole K row at once (16-byte loads, all in
+// flight), scores it against every query row held in shared memory, and the warp keeps an online softmax per
+// row; P.V reads V rows coalesced (lane = output dims), fully unrolled over the 32 keys of a tile so the loads
+// are issued ahead. The 8 warps' partial softmax states are merged in shared memory; with splits > 1 the block
+// writes (max, sum, unnormalised output) for attnCombine, like attnKernel.
+constexpr int DEC_WARPS = 8, DEC_MAXR = 8;
+
+template <class T, int D>
+__global__ void __launch_bounds__(DEC_WARPS * 32) attnDecode(AttnArgs a) {
+  pdlWait(); pdlTrigger();
+  constexpr int VEC = 16 / sizeof(T), NL = D / VEC, DPL = D / 32;
+  __shared__ float qs[DEC_MAXR][D];
+  __shared__ float wm[DEC_WARPS][DEC_MAXR], wl[DEC_WARPS][DEC_MAXR];
+  __shared__ float wo[DEC_WARPS][DEC_MAXR][D];
+  const int G = a.Hq / a.Hkv, rows = G * a.S;
+  const int kvh = blockIdx.x, split = blockIdx.y, b = blockIdx.z;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const long long start = a.causal == C_OFFSET ? *a.start : 0;
+  long long ke = a.causal == C_OFFSET ? min((long long)a.T, start + a.S) : (long long)a.T;
+  if (a.causal == C_TOP_LEFT) ke = min(ke, (long long)a.S);
+  const long long kb = (long long)split * a.chunk;
+  ke = min(ke, kb + a.chunk);
+  const T* q = (const T*)a.q;
+  for (int e = threadIdx.x; e < DEC_MAXR * D; e += blockDim.x) {
+    int r = e / D, d = e % D;
+    float v = 0.f;
+    if (r < rows) v = toF(q[b * a.qb + (kvh * G + r % G) * a.qh + (r / G) * a.qs + d]) * a.scale;
+    qs[r][d] = v;
+  }
+  __syncthreads();
+  const T* kp = (const T*)a.k + b * a.kb + kvh * a.kh;
+  const T* vp = (const T*)a.v + b * a.vb + kvh * a.vh;
+  float m[DEC_MAXR], l[DEC_MAXR], o[DEC_MAXR][DPL];
+#pragma unroll
+  for (int r = 0; r < DEC_MAXR; r++) {
+    m[r] = -INFINITY; l[r] = 0.f;
+#pragma unroll
+    for (int e = 0; e < DPL; e++) o[r][e] = 0.f;
+  }
+  for (long long j0 = kb + warp * 32; j0 < ke; j0 += DEC_WARPS * 32) {
+    const long long j = j0 + lane;
+    const bool live = j < ke;
+    uint4 kr[NL];
+#pragma unroll
+    for (int u = 0; u < NL; u++) kr[u] = live ? __ldg((const uint4*)(kp + j * a.kt) + u) : make_uint4(0, 0, 0, 0);
+    float p[DEC_MAXR];
+#pragma unroll
+    for (int r = 0; r < DEC_MAXR; r++) {
+      if (r >= rows) break;  // block-uniform
+      const int s = r / G;
+      bool ok = live && (a.causal != C_OFFSET || j <= start + s) && (a.causal != C_TOP_LEFT || j <= s);
+      float dot = 0.f;
+#pragma unroll
+      for (int u = 0; u < NL; u++) {
+        const T* kv = (const T*)&kr[u];
+#pragma unroll
+        for (int e = 0; e < VEC; e++) dot += qs[r][u * VEC + e] * toF(kv[e]);
+      }
+      float sc = ok ? dot : -INFINITY;
+      float mNew = fmaxf(m[r], warpMax(sc));
+      if (mNew == -INFINITY) { p[r] = 0.f; continue; }
+      float pr = ok ? __expf(sc - mNew) : 0.f;
+      float corr = m[r] == -INFINITY ? 0.f : __expf(m[r] - mNew);
+      l[r] = l[r] * corr + warpSum(pr);
+      m[r] = mNew;
+#pragma unroll
+      for (int e = 0; e < DPL; e++) o[r][e] *= corr;
+      p[r] = pr;
+    }
+    // P.V over the tile's keys: lane owns output dims [lane * DPL, +DPL).
+    const int nk = (int)min((long long)32, ke - j0);
+#pragma unroll 8
+    for (int jj = 0; jj < 32; jj++) {
+      if (jj >= nk) break;
+      float vv[DPL];
+      const T* vr = vp + (j0 + jj) * a.vt + lane * DPL;
+#pragma unroll
+      for (int e = 0; e < DPL; e++) vv[e] = toF(vr[e]);
+#pragma unroll
+      for (int r = 0; r < DEC_MAXR; r++) {
+        if (r >= rows) break;
+        float pj = __shfl_sync(0xffffffffu, p[r], jj);
+#pragma unroll
+        for (int e = 0; e < DPL; e++) o[r][e] += pj * vv[e];
+      }
+    }
+  }
+  // Merge the warps.
+#pragma unroll
+  for (int r = 0; r < DEC_MAXR; r++) {
+    if (r >= rows) break;
+    if (lane == 0) { wm[warp][r] = m[r]; wl[warp][r] = l[r]; }
+#pragma unroll
+    for (int e = 0; e < DPL; e++) wo[warp][r][lane * DPL + e] = o[r][e];
+  }
+  __syncthreads();
+  for (int e = threadIdx.x; e < rows * D; e += blockDim.x) {
+    const int r = e / D, d = e % D, s = r / G, hq = kvh * G + r % G;
+    float M = -INFINITY;
+    for (int w = 0; w < DEC_WARPS; w++) M = fmaxf(M, wm[w][r]);
+    float L = 0.f, O = 0.f;
+    if (M != -INFINITY)
+      for (int w = 0; w < DEC_WARPS; w++) {
+        if (wm[w][r] == -INFINITY) continue;
+        float f = __expf(wm[w][r] - M);
+        L += wl[w][r] * f;
+        O += wo[w][r][d] * f;
+      }
+    if (a.splits == 1) {
+      ((T*)a.out)[b * a.ob + hq * a.oh + s * a.os + d] = fromF<T>(L > 0.f ? O / L : 0.f);
+    } else {
+      float* w = a.ws + ((((long long)b * a.Hq + hq) * a.S + s) * a.splits + split) * (D + 2);
+      if (d == 0) { w[0] = M; w[1] = L; }
+      w[2 + d] = O;
+    }
+  }
+}
+
+template <class T>
+bool launchAttnDecode(const AttnArgs& a) {
+  dim3 grid(a.Hkv, a.splits, a.B);
+  if (a.D == 32) launchK(attnDecode<T, 32>, grid, DEC_WARPS * 32, 0, a);
+  else if (a.D == 64) launchK(attnDecode<T, 64>, grid, DEC_WARPS * 32, 0, a);
+  else launchK(attnDecode<T, 128>, grid, DEC_WARPS * 32, 0, a);
+  if (a.splits > 1) launchK(attnCombine<T>, a.B * a.Hq * a.S, 128, 0, a);
+  return true;
+}
+
 size_t attnSmem(int D, int Dv) { return (size_t)(ATT_KT * (D + 1) + ATT_KT * Dv + ATT_ROWS * D) * sizeof(float); }
 
 template <class T, int NV>
@@ -728,6 +957,10 @@ bool launchAttnNV(const AttnArgs& a, std::string& err) {
 }
 template <class T>
 bool launchAttn(const AttnArgs& a, std::string& err) {
+  // The decode kernel's 16-byte K loads need 16-byte aligned rows.
+  const bool aligned = ((uintptr_t)a.k % 16 == 0) && (a.kt * (long long)sizeof(T)) % 16 == 0 && (a.kb * (long long)sizeof(T)) % 16 == 0 && (a.kh * (long long)sizeof(T)) % 16 == 0;
+  if (g_attnDecode && a.mtype == MT_NONE && a.D == a.Dv && (a.D == 32 || a.D == 64 || a.D == 128) && (a.Hq / a.Hkv) * a.S <= DEC_MAXR && aligned)
+    return launchAttnDecode<T>(a);
   int nv = (a.Dv + 31) / 32;
   if (a.D > 256 || a.Dv > 256) { err = "attention: head size above 256 is not supported"; return false; }
   if (nv <= 1) return launchAttnNV<T, 1>(a, err);
@@ -948,6 +1181,21 @@ bool execOne(int op, ArgReader& r, std::string& err) {
       if (total) LAUNCH_FLOAT_T(dt, (launchK(rope<T>, blocksFor(total), 256, 0, B, H, S, D, rd, inter, l3, dtc, (const T*)x, cs, sn, pos, (T*)out, cbs)));
       return true;
     }
+    case OP_ROPE_PACK: {
+      RopePack p;
+      int dt = r.in(); p.dtc = r.in(); p.B = r.in(); p.S = r.in(); p.D = r.in(); p.rd = r.in(); p.inter = r.in(); p.T = r.in();
+      p.cs = r.p<void>(); p.sn = r.p<void>(); p.pos = r.p<const long long>(); p.cbs = r.ll(); p.start = r.p<const long long>();
+      p.Hq = r.in(); p.xq = r.p<void>(); p.oq = r.p<void>();
+      p.Hk = r.in(); p.xk = r.p<void>(); p.ok = r.p<void>(); void* ks = r.p<void>(); p.kc = r.p<void>();
+      p.Hv = r.in(); p.xv = r.p<void>(); void* vs = r.p<void>(); p.vc = r.p<void>();
+      size_t es = dtSize(dt);
+      if (p.kc && ks != p.kc && !ck(cudaMemcpyAsync(p.kc, ks, (size_t)p.B * p.Hk * p.T * p.D * es, cudaMemcpyDeviceToDevice, g_stream), err, "cache copy")) return false;
+      if (p.vc && vs != p.vc && !ck(cudaMemcpyAsync(p.vc, vs, (size_t)p.B * p.Hv * p.T * p.D * es, cudaMemcpyDeviceToDevice, g_stream), err, "cache copy")) return false;
+      long long per = p.rd / 2 + p.D - p.rd;
+      long long total = (long long)p.B * p.S * ((p.Hq + p.Hk) * per + (p.vc ? (long long)p.Hv * p.D : 0));
+      if (total) LAUNCH_FLOAT_T(dt, (launchK(ropePack<T>, blocksFor(total), 256, 0, p)));
+      return true;
+    }
     case OP_ATTENTION: {
       AttnArgs a; readAttn(r, a);
       if (a.B == 0 || a.S == 0) return true;
@@ -970,7 +1218,14 @@ bool execOne(int op, ArgReader& r, std::string& err) {
     }
     case OP_ARGMAX: {
       int dt = r.in(); long long rows = r.ll(), cols = r.ll(), rs = r.ll(); void* in = r.p<void>(); long long* out = r.p<long long>();
-      if (rows) LAUNCH_FLOAT_T(dt, (launchK(argmaxLast<T>, (unsigned)rows, 1024, 0, cols, rs, (const T*)in, out)));
+      if (!rows) return true;
+      if (g_argmaxWs && rows <= ARGMAX_MAX_ROWS && cols >= 16384) {
+        int parts = (int)std::min<long long>(ARGMAX_PARTS, (cols + 2047) / 2048);
+        LAUNCH_FLOAT_T(dt, (launchK(argmaxPart<T>, dim3(parts, (unsigned)rows), 256, 0, cols, rs, (const T*)in, g_argmaxWs)));
+        launchK(argmaxMerge, (unsigned)rows, 64, 0, parts, (const ArgBest*)g_argmaxWs, out);
+      } else {
+        LAUNCH_FLOAT_T(dt, (launchK(argmaxLast<T>, (unsigned)rows, 1024, 0, cols, rs, (const T*)in, out)));
+      }
       return true;
     }
     case OP_ADVANCE: {
@@ -1030,6 +1285,7 @@ bool init(std::string& err) {
   cublas::setStream(cublas::handle, g_stream);
   if (!ck(cudaMalloc(&g_cublasWs, kCublasWs), err, "cudaMalloc (cuBLAS workspace)")) return false;
   cublas::setWorkspace(cublas::handle, g_cublasWs, kCublasWs);
+  if (!ck(cudaMalloc(&g_argmaxWs, sizeof(ArgBest) * ARGMAX_PARTS * ARGMAX_MAX_ROWS), err, "cudaMalloc (argmax workspace)")) return false;
   return true;
 }
 
@@ -1047,20 +1303,79 @@ bool download(void* d, const void* s, size_t n, std::string& err) {
 }
 bool fill(void* d, int b, size_t n, std::string& err) { return ck(cudaMemsetAsync(d, b, n, g_stream), err, "memset"); }
 
+// Profile (setOption "profile" 1: on and cleared): outside graph capture, every instruction is bracketed by
+// events; the elapsed time between them is its GPU time (launch gaps excluded). Keyed by opcode and shape.
+bool g_profile = false;
+struct ProfEntry { double ms = 0; long long n = 0; };
+std::map<std::string, ProfEntry> g_prof;
+std::vector<cudaEvent_t> g_events;
+
+std::string profKey(int op, const double* a) {
+  std::string k = "op" + std::to_string(op);
+  auto n = [&](int i) { return std::to_string((long long)a[i]); };
+  switch (op) {
+    case OP_GEMV: {
+      k = "GEMV M=" + n(1) + " K=" + n(2) + " N=";
+      int segs = (int)a[3];
+      for (int i = 0; i < segs; i++) k += (i ? "+" : "") + n(5 + i * 5) + (a[5 + i * 5 + 2] != 0 ? "(swiglu)" : "");
+      return k;
+    }
+    case OP_GEMM: return "GEMM M=" + n(3) + " N=" + n(4) + " K=" + n(5) + " batch=" + n(6);
+    case OP_ATTENTION: return "ATTENTION S=" + n(4) + " T=" + n(5) + " splits=" + n(33);
+    case OP_ROPE_PACK: return "ROPE_PACK S=" + n(3);
+    case OP_ADD_RMSNORM: return "ADD_RMSNORM rows=" + n(2);
+    case OP_RMSNORM: return "RMSNORM rows=" + n(2);
+    case OP_ARGMAX: return "ARGMAX rows=" + n(1) + " cols=" + n(2);
+    case OP_ADVANCE: return "ADVANCE";
+    case OP_GATHER: return "GATHER";
+    case OP_CACHE_WRITE: return "CACHE_WRITE S=" + n(5);
+    case OP_ROPE: return "ROPE S=" + n(4);
+    default: return k;
+  }
+}
+
 bool exec(const double* prog, size_t n, std::string& err) {
+  cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+  if (g_profile) cudaStreamIsCapturing(g_stream, &cap);
+  const bool prof = g_profile && cap == cudaStreamCaptureStatusNone;
+  std::vector<std::pair<std::string, size_t>> marks;
   size_t i = 0;
   while (i < n) {
     int op = (int)prog[i];
     size_t nargs = (size_t)prog[i + 1];
     if (i + 2 + nargs > n) { err = "truncated program"; return false; }
     ArgReader r(prog + i + 2);
+    if (prof) {
+      size_t e = marks.size() * 2;
+      while (g_events.size() < e + 2) { cudaEvent_t ev; cudaEventCreate(&ev); g_events.push_back(ev); }
+      marks.push_back({profKey(op, prog + i + 2), e});
+      cudaEventRecord(g_events[e], g_stream);
+    }
     if (!execOne(op, r, err)) return false;
+    if (prof) cudaEventRecord(g_events[marks.back().second + 1], g_stream);
     if ((size_t)r.i != nargs) { err = "opcode " + std::to_string(op) + ": read " + std::to_string(r.i) + " args, program has " + std::to_string(nargs); return false; }
     if (!ck(cudaGetLastError(), err, ("launch of opcode " + std::to_string(op)).c_str())) return false;
     if (g_debugSync && !ck(cudaStreamSynchronize(g_stream), err, ("opcode " + std::to_string(op)).c_str())) return false;
     i += 2 + nargs;
   }
+  if (prof) {
+    if (!ck(cudaStreamSynchronize(g_stream), err, "profile sync")) return false;
+    for (auto& m : marks) {
+      float ms = 0;
+      cudaEventElapsedTime(&ms, g_events[m.second], g_events[m.second + 1]);
+      ProfEntry& p = g_prof[m.first];
+      p.ms += ms; p.n += 1;
+    }
+  }
   return true;
+}
+std::string profileReport() {
+  std::string s = "{";
+  for (auto& kv : g_prof) {
+    if (s.size() > 1) s += ",";
+    s += "\"" + kv.first + "\":{\"ms\":" + std::to_string(kv.second.ms) + ",\"n\":" + std::to_string(kv.second.n) + "}";
+  }
+  return s + "}";
 }
 bool sync(std::string& err) { return ck(cudaStreamSynchronize(g_stream), err, "cudaStreamSynchronize"); }
 bool captureBegin(std::string& err) { return ck(cudaStreamBeginCapture(g_stream, cudaStreamCaptureModeRelaxed), err, "cudaStreamBeginCapture"); }
@@ -1105,6 +1420,9 @@ double copyBandwidth(size_t bytes, int iters, std::string& err) {
 void setOption(const std::string& name, double value) {
   if (name == "debugSync") g_debugSync = value != 0;
   if (name == "pdl") g_pdl = value != 0 && g_major >= 9;
+  if (name == "attnDecode") g_attnDecode = value != 0;
+  if (name == "pdlFlags") { int f = (int)value; cudaMemcpyToSymbol(d_pdlFlags, &f, sizeof f); }
+  if (name == "profile") { g_profile = value != 0; g_prof.clear(); }
 }
 }  // namespace dev
 

@@ -32,6 +32,10 @@ enum Op {
                       //   with up: y_i = silu(x @ W_i^T) * (x @ up_i^T) (SwiGLU gate/up pair, no bias)
   OP_SILU_MUL = 18,   // dt n gate up out   (out = silu(gate) * up)
   OP_ADD_RMSNORM = 20,// dt dts rows cols eps a b scale sum out: sum = a + b; out = rmsnorm(sum) * scale
+  OP_ROPE_PACK = 22,  // dt dtc B S D rd inter T cos sin pos cbs start, Hq xq outq, Hk xk outk ksrc kdst, Hv xv vsrc vdst:
+                      //   one launch for an attention prologue (4-D [B, H, S, D] layout): RoPE of q, RoPE of k (also
+                      //   written to rows start.. of the cache kdst [B, Hk, T, D]), v rows into vdst; as CACHE_WRITE,
+                      //   a cache src != dst is copied to dst first. A job with H 0 is absent, a null dst not written
   OP_SAMPLE = 21,     // dt rows cols rowStride in out state temperature topK topP (int64 ids; state: sample-common.h)
 };
 
