@@ -262,7 +262,8 @@ export class Node {
   /** Graphs held by GRAPH/GRAPHS attributes (If/Loop/Scan bodies). */
   subgraphs(): Graph[] {
     const out: Graph[] = [];
-    if (this._attributes) for (const a of this._attributes.values()) out.push(...attributeGraphs(a));
+    // Most nodes hold no graph: skip the per-attribute arrays (shape inference and the rule driver ask per node).
+    if (this._attributes && this._hasSubgraphs()) for (const a of this._attributes.values()) out.push(...attributeGraphs(a));
     return out;
   }
 

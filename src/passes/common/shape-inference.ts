@@ -109,7 +109,7 @@ class Engine {
   readonly unknownOps = new Set<string>();
   readonly problems: string[] = [];
   updated = 0;
-  private readonly opset: number;
+  readonly opset: number;
   private readonly elementwise: ReadonlySet<string>;
 
   constructor(
@@ -137,12 +137,12 @@ class Engine {
     for (const n of g.nodes) this.node(n);
   }
 
-  private infoOf(v: Value | null): TensorInfo | undefined {
+  infoOf(v: Value | null): TensorInfo | undefined {
     if (!v) return undefined;
     return this.info.get(v) ?? declaredInfo(v);
   }
 
-  private valueOf(v: Value | null): ShapeValue | undefined {
+  valueOf(v: Value | null): ShapeValue | undefined {
     if (!v) return undefined;
     const known = this.values.get(v);
     if (known) return known;
@@ -162,14 +162,15 @@ class Engine {
         this.unknownOps.add(n.qualifiedOp);
       } else {
         try {
-          outputs = rule(this.context(n));
+          outputs = rule(new NodeContext(this, n));
         } catch (e) {
           if (!(e instanceof ShapeInferenceError) || this.write) throw e;
           this.problems.push(e.message);
         }
       }
     }
-    n.outputs.forEach((o, i) => this.merge(n, o, outputs?.[i]));
+    const outs = n.outputs;
+    for (let i = 0; i < outs.length; i++) this.merge(n, outs[i], outputs?.[i]);
   }
 
   /** Exact outputs of a node whose inputs are all small constants; undefined when it does not apply. */
@@ -198,33 +199,6 @@ class Engine {
     });
   }
 
-  private context(n: Node): InferContext {
-    const input = (i: number) => n.inputs[i] ?? null;
-    const ints = (i: number): number[] | undefined => {
-      const v = this.valueOf(input(i));
-      if (!v || v.elems.some((e) => staticValue(e) === undefined)) return undefined;
-      return v.elems.map((e) => staticValue(e) as number);
-    };
-    return {
-      node: n,
-      opset: this.opset,
-      inputCount: n.inputs.length,
-      has: (i) => input(i) !== null,
-      dtype: (i) => this.infoOf(input(i))?.dtype,
-      shape: (i) => this.infoOf(input(i))?.shape,
-      constant: (i) => {
-        const v = input(i);
-        return v ? this.consts.get(v) : undefined;
-      },
-      value: (i) => this.valueOf(input(i)),
-      ints,
-      intsFromInputOrAttr: (i, attr) => (input(i) ? ints(i) : n.attr(attr) ? n.attrInts(attr) : undefined),
-      fail: (message: string): never => {
-        throw new ShapeInferenceError('SHAPE_INVALID', `node ${n.describe()}: ${message}`, n.name);
-      },
-    };
-  }
-
   /** Merges an inferred output with its declared type, records it for consumers, and writes it back. */
   private merge(n: Node, out: Value, inferred: OutputInfo | undefined): void {
     if (out.isOmitted) return;
@@ -232,6 +206,12 @@ class Engine {
     if (out.type && out.type.kind !== 'tensor') return;
     if (!inferred) {
       if (declared) this.info.set(out, declared);
+      return;
+    }
+    if (declared && sameDeclaration(declared, inferred)) {
+      // The common case once a graph is inferred: nothing conflicts, the merge is the declaration, nothing to write.
+      this.info.set(out, declared);
+      if (inferred.value) this.values.set(out, inferred.value);
       return;
     }
     const conflicts = describeConflicts(declared, inferred);
@@ -252,6 +232,70 @@ class Engine {
       this.updated++;
     }
   }
+}
+
+/**
+ * The node view shape rules read (a class, not closures per node: shape inference builds one per node per run).
+ * Inputs by index; omitted optional inputs are null.
+ */
+class NodeContext implements InferContext {
+  readonly opset: number;
+  readonly inputCount: number;
+  constructor(
+    private readonly engine: Engine,
+    readonly node: Node,
+  ) {
+    this.opset = engine.opset;
+    this.inputCount = node.inputs.length;
+  }
+  private input(i: number): Value | null {
+    return this.node.inputs[i] ?? null;
+  }
+  has(i: number): boolean {
+    return this.input(i) !== null;
+  }
+  dtype(i: number): DataType | undefined {
+    return this.engine.infoOf(this.input(i))?.dtype;
+  }
+  shape(i: number): readonly Dim[] | undefined {
+    return this.engine.infoOf(this.input(i))?.shape;
+  }
+  constant(i: number): Tensor | undefined {
+    const v = this.input(i);
+    return v ? this.engine.consts.get(v) : undefined;
+  }
+  value(i: number): ShapeValue | undefined {
+    return this.engine.valueOf(this.input(i));
+  }
+  ints(i: number): number[] | undefined {
+    const v = this.engine.valueOf(this.input(i));
+    if (!v || v.elems.some((e) => staticValue(e) === undefined)) return undefined;
+    return v.elems.map((e) => staticValue(e) as number);
+  }
+  intsFromInputOrAttr(i: number, attr: string): number[] | undefined {
+    return this.input(i) ? this.ints(i) : this.node.attr(attr) ? this.node.attrInts(attr) : undefined;
+  }
+  fail(message: string): never {
+    throw new ShapeInferenceError('SHAPE_INVALID', `node ${this.node.describe()}: ${message}`, this.node.name);
+  }
+}
+
+/**
+ * Declared and inferred are the same element type and the same dims, none of them a string with a constant
+ * value (mergeDim would turn those into numbers): what describeConflicts and mergeInfo would find is then
+ * nothing and the declaration itself.
+ */
+function sameDeclaration(declared: TensorInfo, inferred: TensorInfo): boolean {
+  if (declared.dtype === undefined || declared.dtype !== inferred.dtype) return false;
+  const ds = declared.shape;
+  const is = inferred.shape;
+  if (!ds || !is || ds.length !== is.length) return false;
+  for (let k = 0; k < ds.length; k++) {
+    const d = ds[k];
+    if (d !== is[k]) return false;
+    if (typeof d === 'string' && staticValue(d) !== undefined) return false;
+  }
+  return true;
 }
 
 function declaredInfo(v: Value): TensorInfo | undefined {
