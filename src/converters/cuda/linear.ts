@@ -60,7 +60,8 @@ function biasAdd(ctx: ConvertContext, out: Value, N: number, dtype: DataType): {
 
 /** One GEMV launch over up to 4 weight matrices (each [N_i, K]) that share the input x (q/k/v). */
 function emitGemv(ctx: ConvertContext, node: Node, x: DeviceRef, segs: readonly Segment[], rows: number, K: number, dtype: DataType): void {
-  ctx.emit(OpCode.GEMV, [dtCode(dtype, node.name), rows, K, segs.length, x,
+  // x, then the (here empty) RMSNorm prologue: na nb nscale nsum eps dts (src/runtime/plan/fuse-norm-gemv.ts fills it).
+  ctx.emit(OpCode.GEMV, [dtCode(dtype, node.name), rows, K, segs.length, x, null, null, null, null, 0, 0,
     ...segs.flatMap((s) => [s.N, ctx.ref(s.w), s.up ? ctx.ref(s.up) : null, s.bias ? ctx.ref(s.bias) : null, s.out])]);
 }
 

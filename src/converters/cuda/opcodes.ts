@@ -38,6 +38,11 @@ export function dtCode(dt: DataType | undefined, subject: string): DT {
   }
 }
 
+/** Bytes per element of a native dtype code (ops.h dtSize). */
+export function dtCodeBytes(dt: DT): number {
+  return dt === DT.F32 || dt === DT.I32 ? 4 : dt === DT.I64 ? 8 : dt === DT.U8 ? 1 : 2;
+}
+
 export function dtBytes(dt: DataType): number {
   switch (dt) {
     case DataType.FLOAT: case DataType.INT32: return 4;

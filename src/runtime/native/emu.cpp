@@ -221,7 +221,27 @@ bool execOne(int op, ArgReader& r, std::string& err) {
     case OP_GEMV: {
       int dt = r.in(); long long M = r.ll(), K = r.ll(); int nseg = r.in();
       void* x = r.p<void>();
+      void* na = r.p<void>(); void* nb = r.p<void>(); void* nsc = r.p<void>(); void* nsum = r.p<void>(); float eps = r.f(); int dts = r.in();
       if (nseg < 1 || nseg > MAX_GEMV_SEGS) { err = "gemv: 1 to 4 segments"; return false; }
+      std::vector<unsigned char> normed;
+      if (na) {
+        // The fused ADD_RMSNORM / RMSNORM: same arithmetic as those instructions, into a private x.
+        normed.resize((size_t)(M * K * dtSize(dt)));
+        void* nx = normed.data();
+        for (long long i = 0; i < M; i++) {
+          double ss = 0;
+          for (long long j = 0; j < K; j++) {
+            float v = (float)ld(na, dt, i * K + j) + (nb ? (float)ld(nb, dt, i * K + j) : 0.f);
+            st(nx, dt, i * K + j, v);
+            if (nsum) st(nsum, dt, i * K + j, v);
+            float rv = (float)ld(nx, dt, i * K + j);
+            ss += (double)rv * rv;
+          }
+          float inv = 1.0f / std::sqrt((float)(ss / K) + eps);
+          for (long long j = 0; j < K; j++) st(nx, dt, i * K + j, (float)ld(nx, dt, i * K + j) * inv * (float)ld(nsc, dts, j));
+        }
+        x = nx;
+      }
       for (int sgi = 0; sgi < nseg; sgi++) {
         long long N = r.ll(); void* W = r.p<void>(); void* up = r.p<void>(); void* bias = r.p<void>(); void* y = r.p<void>();
         for (long long m = 0; m < M; m++)

@@ -550,7 +550,10 @@ __global__ void advance(int B, long long* ids, const long long* next, long long*
 // in shared memory), so a block covers 8 / wpr rows. Each lane issues U 16-byte weight loads (streamed past L1)
 // before it uses them; the first batch is loaded before pdlWait(), overlapping the previous kernel.
 struct GemvSeg { const void* W; const void* up; const void* bias; void* y; int N; int blockStart; };
-struct GemvSegs { GemvSeg s[MAX_GEMV_SEGS]; int n; int wpr; };
+// Optional RMSNorm prologue (a fused ADD_RMSNORM / RMSNORM that only this GEMV reads): x = rmsnorm(a (+ b)) *
+// scale, computed by every block into shared memory (block 0 also writes the residual sum a + b when asked).
+struct GemvNorm { const void* a; const void* b; const void* scale; void* sum; float eps; int dts; };
+struct GemvSegs { GemvSeg s[MAX_GEMV_SEGS]; int n; int wpr; GemvNorm norm; };
 
 __device__ __forceinline__ uint4 ldStream(const uint4* p) {
   uint4 r;
@@ -568,10 +571,13 @@ __device__ __forceinline__ float dot16(const uint4& a, const uint4& b) {
 }
 
 constexpr int GEMV_THREADS = 256, GEMV_WARPS = GEMV_THREADS / 32, GEMV_U = 4;
+// Largest normalised input a block keeps in shared memory (M * K elements).
+constexpr int GEMV_NORM_SMEM = 48 * 1024;
 
 template <class T, int M>
 __global__ void __launch_bounds__(GEMV_THREADS) gemvKernel(const T* x, GemvSegs segs, int K) {
   constexpr int VEC = 16 / sizeof(T);
+  extern __shared__ __align__(16) unsigned char gemvSmem[];
   __shared__ float red[GEMV_WARPS][2][M];
   int si = 0;
 #pragma unroll
@@ -584,13 +590,8 @@ __global__ void __launch_bounds__(GEMV_THREADS) gemvKernel(const T* x, GemvSegs 
   const int kb = part * chunk, ke = min(KV, kb + chunk);
   const uint4* wr = (const uint4*)sg.W + (size_t)(valid ? n : 0) * KV;
   const uint4* ur = swiglu ? (const uint4*)sg.up + (size_t)(valid ? n : 0) * KV : wr;
-  float acc[M], acc2[M];
-#pragma unroll
-  for (int m = 0; m < M; m++) acc[m] = acc2[m] = 0.f;
-  bool waited = false;
-  if (!(d_pdlFlags & 2)) { pdlWait(); pdlTrigger(); waited = true; }
-  for (int base = kb; base < ke; base += 32 * GEMV_U) {
-    uint4 w[GEMV_U], u[GEMV_U];
+  uint4 w[GEMV_U], u[GEMV_U];
+  auto load = [&](int base) {
 #pragma unroll
     for (int j = 0; j < GEMV_U; j++) {
       int i = base + j * 32 + lane;
@@ -598,20 +599,56 @@ __global__ void __launch_bounds__(GEMV_THREADS) gemvKernel(const T* x, GemvSegs 
       w[j] = in ? ldStream(wr + i) : make_uint4(0, 0, 0, 0);
       u[j] = in && swiglu ? ldStream(ur + i) : make_uint4(0, 0, 0, 0);
     }
-    if (!waited) { pdlWait(); pdlTrigger(); waited = true; }
+  };
+  // The first weight loads do not depend on the previous kernel: issue them before the wait.
+  const bool prefetch = d_pdlFlags & 2;
+  if (prefetch) load(kb);
+  pdlWait(); pdlTrigger();
+  if (!prefetch) load(kb);
+  const T* xs = x;
+  if (segs.norm.a) {
+    T* nx = (T*)gemvSmem;
+    const GemvNorm& nm = segs.norm;
+    for (int m = 0; m < M; m++) {
+      const T* ar = (const T*)nm.a + (size_t)m * K;
+      const T* br = nm.b ? (const T*)nm.b + (size_t)m * K : nullptr;
+      float ss = 0.f;
+      for (int k = threadIdx.x; k < K; k += GEMV_THREADS) {
+        T r = br ? fromF<T>(toF(ar[k]) + toF(br[k])) : ar[k];
+        nx[(size_t)m * K + k] = r;
+        float v = toF(r);
+        ss += v * v;
+      }
+      ss = blockReduce(ss, false);
+      const float inv = rsqrtf(ss / (float)K + nm.eps);
+      for (int k = threadIdx.x; k < K; k += GEMV_THREADS) {
+        T r = nx[(size_t)m * K + k];
+        if (nm.sum && blockIdx.x == 0) ((T*)nm.sum)[(size_t)m * K + k] = r;
+        float sc = nm.dts == DT_F32 ? ((const float*)nm.scale)[k] : toF(((const T*)nm.scale)[k]);
+        nx[(size_t)m * K + k] = fromF<T>(toF(r) * inv * sc);
+      }
+    }
+    __syncthreads();
+    xs = nx;
+  }
+  float acc[M], acc2[M];
+#pragma unroll
+  for (int m = 0; m < M; m++) acc[m] = acc2[m] = 0.f;
+  for (int base = kb; base < ke;) {
 #pragma unroll
     for (int j = 0; j < GEMV_U; j++) {
       int i = base + j * 32 + lane;
       if (!valid || i >= ke) break;
 #pragma unroll
       for (int m = 0; m < M; m++) {
-        uint4 xv = *((const uint4*)(x + (size_t)m * K) + i);
+        uint4 xv = *((const uint4*)(xs + (size_t)m * K) + i);
         acc[m] += dot16<T>(xv, w[j]);
         if (swiglu) acc2[m] += dot16<T>(xv, u[j]);
       }
     }
+    base += 32 * GEMV_U;
+    if (base < ke) load(base);
   }
-  if (!waited) { pdlWait(); pdlTrigger(); }
 #pragma unroll
   for (int m = 0; m < M; m++) { acc[m] = warpSum(acc[m]); if (swiglu) acc2[m] = warpSum(acc2[m]); }
   if (wpr > 1) {
@@ -816,7 +853,7 @@ __global__ void attnCombine(AttnArgs a) {
 constexpr int DEC_WARPS = 8, DEC_MAXR = 8;
 
 template <class T, int D>
-__global__ void __launch_bounds__(DEC_WARPS * 32) attnDecode(AttnArgs a) {
+__global__ void __launch_bounds__(DEC_WARPS * 32) attnDecode(AttnArgs a, unsigned* counters) {
   pdlWait(); pdlTrigger();
   constexpr int VEC = 16 / sizeof(T), NL = D / VEC, DPL = D / 32;
   __shared__ float qs[DEC_MAXR][D];
@@ -924,15 +961,46 @@ __global__ void __launch_bounds__(DEC_WARPS * 32) attnDecode(AttnArgs a) {
       w[2 + d] = O;
     }
   }
+  if (a.splits == 1 || !counters) return;
+  // The last split block of this (batch, kv head) to finish merges the splits (no separate combine launch).
+  __shared__ bool isLast;
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) isLast = atomicAdd(&counters[b * a.Hkv + kvh], 1u) == (unsigned)a.splits - 1;
+  __syncthreads();
+  if (!isLast) return;
+  __threadfence();
+  for (int e = threadIdx.x; e < rows * D; e += blockDim.x) {
+    const int r = e / D, d = e % D, s = r / G, hq = kvh * G + r % G;
+    const float* w = a.ws + (((long long)b * a.Hq + hq) * a.S + s) * a.splits * (D + 2);
+    float M = -INFINITY;
+    for (int k = 0; k < a.splits; k++) M = fmaxf(M, __ldcg(&w[k * (D + 2)]));
+    float L = 0.f, O = 0.f;
+    if (M != -INFINITY)
+      for (int k = 0; k < a.splits; k++) {
+        const float* pk = w + k * (D + 2);
+        float mk = __ldcg(&pk[0]);
+        if (mk == -INFINITY) continue;
+        float f = __expf(mk - M);
+        L += __ldcg(&pk[1]) * f;
+        O += __ldcg(&pk[2 + d]) * f;
+      }
+    ((T*)a.out)[b * a.ob + hq * a.oh + s * a.os + d] = fromF<T>(L > 0.f ? O / L : 0.f);
+  }
+  if (threadIdx.x == 0) counters[b * a.Hkv + kvh] = 0;
 }
+
+constexpr int ATTN_COUNTERS = 4096;
+unsigned* g_attnCounters = nullptr;  // zeroed at init; each merge resets its own
 
 template <class T>
 bool launchAttnDecode(const AttnArgs& a) {
   dim3 grid(a.Hkv, a.splits, a.B);
-  if (a.D == 32) launchK(attnDecode<T, 32>, grid, DEC_WARPS * 32, 0, a);
-  else if (a.D == 64) launchK(attnDecode<T, 64>, grid, DEC_WARPS * 32, 0, a);
-  else launchK(attnDecode<T, 128>, grid, DEC_WARPS * 32, 0, a);
-  if (a.splits > 1) launchK(attnCombine<T>, a.B * a.Hq * a.S, 128, 0, a);
+  unsigned* cnt = a.splits > 1 && g_attnCounters && (long long)a.B * a.Hkv <= ATTN_COUNTERS ? g_attnCounters : nullptr;
+  if (a.D == 32) launchK(attnDecode<T, 32>, grid, DEC_WARPS * 32, 0, a, cnt);
+  else if (a.D == 64) launchK(attnDecode<T, 64>, grid, DEC_WARPS * 32, 0, a, cnt);
+  else launchK(attnDecode<T, 128>, grid, DEC_WARPS * 32, 0, a, cnt);
+  if (a.splits > 1 && !cnt) launchK(attnCombine<T>, a.B * a.Hq * a.S, 128, 0, a);
   return true;
 }
 
@@ -1024,11 +1092,13 @@ bool gemvRun(long long M, long long K, const void* x, GemvSegs segs, std::string
   }
   if (!blocks) return true;
   const T* xp = (const T*)x;
+  size_t smem = segs.norm.a ? (size_t)M * K * sizeof(T) : 0;
+  if (smem > GEMV_NORM_SMEM) { err = "gemv: the normalised input (" + std::to_string(smem) + " bytes) exceeds shared memory"; return false; }
   switch (M) {
-    case 1: launchK(gemvKernel<T, 1>, blocks, GEMV_THREADS, 0, xp, segs, (int)K); break;
-    case 2: launchK(gemvKernel<T, 2>, blocks, GEMV_THREADS, 0, xp, segs, (int)K); break;
-    case 3: launchK(gemvKernel<T, 3>, blocks, GEMV_THREADS, 0, xp, segs, (int)K); break;
-    case 4: launchK(gemvKernel<T, 4>, blocks, GEMV_THREADS, 0, xp, segs, (int)K); break;
+    case 1: launchK(gemvKernel<T, 1>, blocks, GEMV_THREADS, smem, xp, segs, (int)K); break;
+    case 2: launchK(gemvKernel<T, 2>, blocks, GEMV_THREADS, smem, xp, segs, (int)K); break;
+    case 3: launchK(gemvKernel<T, 3>, blocks, GEMV_THREADS, smem, xp, segs, (int)K); break;
+    case 4: launchK(gemvKernel<T, 4>, blocks, GEMV_THREADS, smem, xp, segs, (int)K); break;
     default: err = "gemv: M above 4"; return false;
   }
   return true;
@@ -1116,8 +1186,10 @@ bool execOne(int op, ArgReader& r, std::string& err) {
     case OP_GEMV: {
       int dt = r.in(); long long M = r.ll(), K = r.ll(); int nseg = r.in();
       void* x = r.p<void>();
-      if (nseg < 1 || nseg > MAX_GEMV_SEGS) { err = "gemv: 1 to 4 segments"; return false; }
       GemvSegs segs{};
+      segs.norm.a = r.p<void>(); segs.norm.b = r.p<void>(); segs.norm.scale = r.p<void>(); segs.norm.sum = r.p<void>();
+      segs.norm.eps = r.f(); segs.norm.dts = r.in();
+      if (nseg < 1 || nseg > MAX_GEMV_SEGS) { err = "gemv: 1 to 4 segments"; return false; }
       segs.n = nseg;
       for (int i = 0; i < nseg; i++) {
         segs.s[i].N = (int)r.ll(); segs.s[i].W = r.p<void>(); segs.s[i].up = r.p<void>(); segs.s[i].bias = r.p<void>(); segs.s[i].y = r.p<void>();
@@ -1286,6 +1358,8 @@ bool init(std::string& err) {
   if (!ck(cudaMalloc(&g_cublasWs, kCublasWs), err, "cudaMalloc (cuBLAS workspace)")) return false;
   cublas::setWorkspace(cublas::handle, g_cublasWs, kCublasWs);
   if (!ck(cudaMalloc(&g_argmaxWs, sizeof(ArgBest) * ARGMAX_PARTS * ARGMAX_MAX_ROWS), err, "cudaMalloc (argmax workspace)")) return false;
+  if (!ck(cudaMalloc(&g_attnCounters, sizeof(unsigned) * ATTN_COUNTERS), err, "cudaMalloc (attention counters)")) return false;
+  if (!ck(cudaMemset(g_attnCounters, 0, sizeof(unsigned) * ATTN_COUNTERS), err, "cudaMemset (attention counters)")) return false;
   return true;
 }
 
@@ -1315,9 +1389,9 @@ std::string profKey(int op, const double* a) {
   auto n = [&](int i) { return std::to_string((long long)a[i]); };
   switch (op) {
     case OP_GEMV: {
-      k = "GEMV M=" + n(1) + " K=" + n(2) + " N=";
+      k = std::string(a[5] != 0 ? "GEMV+NORM" : "GEMV") + " M=" + n(1) + " K=" + n(2) + " N=";
       int segs = (int)a[3];
-      for (int i = 0; i < segs; i++) k += (i ? "+" : "") + n(5 + i * 5) + (a[5 + i * 5 + 2] != 0 ? "(swiglu)" : "");
+      for (int i = 0; i < segs; i++) k += (i ? "+" : "") + n(11 + i * 5) + (a[11 + i * 5 + 2] != 0 ? "(swiglu)" : "");
       return k;
     }
     case OP_GEMM: return "GEMM M=" + n(3) + " N=" + n(4) + " K=" + n(5) + " batch=" + n(6);

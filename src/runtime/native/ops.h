@@ -28,8 +28,9 @@ enum Op {
   OP_ARGMAX = 14,     // dt rows cols rowStride in out (int64 ids)
   OP_ADVANCE = 15,    // B ids next pos start end log counter
   OP_MEMCPY = 16,     // dst src bytes
-  OP_GEMV = 17,       // dt M K nseg x, then nseg x (N W up bias y): y_i = x @ W_i^T (+ bias_i), W_i [N_i, K] row-major;
-                      //   with up: y_i = silu(x @ W_i^T) * (x @ up_i^T) (SwiGLU gate/up pair, no bias)
+  OP_GEMV = 17,       // dt M K nseg x na nb nscale nsum eps dts, then nseg x (N W up bias y): y_i = x @ W_i^T (+ bias_i),
+                      //   W_i [N_i, K] row-major; with up: y_i = silu(x @ W_i^T) * (x @ up_i^T) (SwiGLU pair, no bias);
+                      //   with na: x = rmsnorm(na (+ nb)) * nscale computed in the kernel (nsum, if set, gets na + nb)
   OP_SILU_MUL = 18,   // dt n gate up out   (out = silu(gate) * up)
   OP_ADD_RMSNORM = 20,// dt dts rows cols eps a b scale sum out: sum = a + b; out = rmsnorm(sum) * scale
   OP_ROPE_PACK = 22,  // dt dtc B S D rd inter T cos sin pos cbs start, Hq xq outq, Hk xk outk ksrc kdst, Hv xv vsrc vdst:

@@ -5,10 +5,11 @@ import { RawTensor, Tensor } from '../../ir/tensor';
 import type { Value } from '../../ir/value';
 import { canEvaluate, evaluateNode } from '../../passes/common/evaluator';
 import {
-  Arg, ConvertContext, CacheView, cudaConverters, DeviceFacts, DeviceRef, dtBytes, dtCode, KernelStep, numel, OpCode, TensorInfo,
+  Arg, ConvertContext, CacheView, cudaConverters, DeviceFacts, DeviceRef, dtBytes, dtCode, dtCodeBytes, KernelStep, numel, OpCode, TensorInfo,
   UnsupportedOpError,
 } from '../../converters/cuda';
 import { CacheIdioms, PlanError } from './cache-idioms';
+import { fuseNormsIntoGemv } from './fuse-norm-gemv';
 import { fuseAttentionPrologues } from './fuse-prologue';
 import { alignUp, BufferLifetime, MemoryPlan, planMemory } from './memory-planner';
 
@@ -252,7 +253,8 @@ export class PlanBuilder implements ConvertContext {
       outputs.set(o.name, { ref, info: this.info(o) });
       this.outputsExtend.add(ref.buf);
     }
-    const fused = fuseAttentionPrologues(this.steps);
+    const keep = new Set([...outputs.values()].map((o) => o.ref.buf));
+    const fused = fuseNormsIntoGemv(fuseAttentionPrologues(this.steps), keep, dtCodeBytes);
     this.steps.splice(0, this.steps.length, ...fused);
     return {
       key, steps: this.steps, buffers: this.buffers, memory: this.planTemps(), inputs, outputs, caches, consts: this.consts,

@@ -50,14 +50,17 @@ describe('execution plan', () => {
     const layers = 4;
     const count = (op: OpCode) => p.steps.filter((s) => s.op === op).length;
     expect(count(OpCode.SILU_MUL)).toBe(0);
-    expect(count(OpCode.ADD_RMSNORM)).toBe(2 * layers);
+    // Every RMSNorm (with its residual add) became the prologue of the GEMV that reads it (arg 5: na).
+    expect(count(OpCode.ADD_RMSNORM) + count(OpCode.RMSNORM)).toBe(0);
+    expect(p.steps.filter((s) => s.op === OpCode.GEMV && s.args[5] !== null)).toHaveLength(2 * layers + 1);
     // per layer: qkv (3 segments), o, gate+up (1 SwiGLU segment), down; plus the LM head
     const gemvs = p.steps.filter((s) => s.op === OpCode.GEMV);
     expect(gemvs).toHaveLength(4 * layers + 1);
     const segments = gemvs.map((s) => s.args[3]);
+    const seg0 = 11; // GEMV args: dt M K nseg x na nb nscale nsum eps dts, then (N W up bias y) per segment
     expect(segments.filter((n) => n === 3)).toHaveLength(layers);
-    // a SwiGLU segment carries its up weight (arg 7); plain segments carry null there
-    const swiglu = gemvs.filter((s) => s.args[3] === 1 && s.args[7] !== null);
+    // a SwiGLU segment carries its up weight; plain segments carry null there
+    const swiglu = gemvs.filter((s) => s.args[3] === 1 && s.args[seg0 + 2] !== null);
     expect(swiglu).toHaveLength(layers);
     expect(count(OpCode.GEMM)).toBe(0);
     expect(count(OpCode.UNARY)).toBe(0);
