@@ -13,7 +13,15 @@ import { main } from '../../../src/cli/main';
 import { lowerLlm } from '../../../src/passes/llm/pipeline';
 import { exportPath, MODEL_NAMES, OPSETS } from '../../helpers/models';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'onnx-lower-noread-'));
+const made: string[] = [];
+const tmp = () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'onnx-lower-noread-'));
+  made.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
 const initializers = (m: Model): Tensor[] => [...m.graph.initializers.values()].map((v) => v.constValue!);
 
 /** Weight-sized tensors (the fixtures' smallest weights are 64-element vectors: 256 bytes in fp32). */
