@@ -168,6 +168,35 @@ void attention(const AttnArgs& a) {
 
 #include "emu-sample.h"
 
+// RoPE of x [B, H, S, D] (or [B, S, H * D] with l3) into out: OP_ROPE and the q/k jobs of OP_ROPE_PACK.
+void ropeRows(int dt, int dtc, int B, int H, int S, int D, int rd, int inter, int l3, const void* x, const void* cs, const void* sn,
+              const long long* pos, void* out, long long cbs) {
+  int half = rd / 2;
+  for (int b = 0; b < B; b++) for (int h = 0; h < H; h++) for (int s = 0; s < S; s++) {
+    long long base = l3 ? ((long long)(b * S + s) * H + h) * D : ((long long)(b * H + h) * S + s) * D;
+    long long crow = pos ? pos[b * S + s] * half : b * cbs + (long long)s * half;
+    for (int i = 0; i < half; i++) {
+      float c = (float)ld(cs, dtc, crow + i), sv = (float)ld(sn, dtc, crow + i);
+      int i1 = inter ? 2 * i : i, i2 = inter ? 2 * i + 1 : i + half;
+      float x1 = (float)ld(x, dt, base + i1), x2 = (float)ld(x, dt, base + i2);
+      st(out, dt, base + i1, c * x1 - sv * x2);
+      st(out, dt, base + i2, sv * x1 + c * x2);
+    }
+    for (int d = rd; d < D; d++) st(out, dt, base + d, ld(x, dt, base + d));
+  }
+}
+
+// Rows [start, start + S) of cache [B, H, T, D] from cur [B, H, S, D] (src copied to dst first when they differ):
+// OP_CACHE_WRITE and the k/v jobs of OP_ROPE_PACK.
+bool cacheRows(int dt, int B, int H, int T, int D, int S, const void* src, void* dst, const void* cur, long long start, std::string& err) {
+  size_t es = dtSize(dt);
+  if (src != dst) memcpy(dst, src, (size_t)B * H * T * D * es);
+  if (start < 0 || start + S > T) { err = "cache write out of range (start + seq > max_seq_len)"; return false; }
+  for (int b = 0; b < B; b++) for (int h = 0; h < H; h++)
+    memcpy((char*)dst + (((long long)(b * H + h) * T + start) * D) * es, (const char*)cur + ((long long)(b * H + h) * S * D) * es, (size_t)S * D * es);
+  return true;
+}
+
 bool execOne(int op, ArgReader& r, std::string& err) {
   switch (op) {
     case OP_SAMPLE: return emuSample(r, err);
@@ -333,19 +362,7 @@ bool execOne(int op, ArgReader& r, std::string& err) {
     case OP_ROPE: {
       int dt = r.in(), dtc = r.in(), B = r.in(), H = r.in(), S = r.in(), D = r.in(), rd = r.in(), inter = r.in(), l3 = r.in();
       void* x = r.p<void>(); void* cs = r.p<void>(); void* sn = r.p<void>(); long long* pos = r.p<long long>(); void* out = r.p<void>(); long long cbs = r.ll();
-      int half = rd / 2;
-      for (int b = 0; b < B; b++) for (int h = 0; h < H; h++) for (int s = 0; s < S; s++) {
-        long long base = l3 ? ((long long)(b * S + s) * H + h) * D : ((long long)(b * H + h) * S + s) * D;
-        long long crow = pos ? pos[b * S + s] * half : b * cbs + (long long)s * half;
-        for (int i = 0; i < half; i++) {
-          float c = (float)ld(cs, dtc, crow + i), sv = (float)ld(sn, dtc, crow + i);
-          int i1 = inter ? 2 * i : i, i2 = inter ? 2 * i + 1 : i + half;
-          float x1 = (float)ld(x, dt, base + i1), x2 = (float)ld(x, dt, base + i2);
-          st(out, dt, base + i1, c * x1 - sv * x2);
-          st(out, dt, base + i2, sv * x1 + c * x2);
-        }
-        for (int d = rd; d < D; d++) st(out, dt, base + d, ld(x, dt, base + d));
-      }
+      ropeRows(dt, dtc, B, H, S, D, rd, inter, l3, x, cs, sn, pos, out, cbs);
       return true;
     }
     case OP_ATTENTION: { AttnArgs a; readAttn(r, a); attention(a); return true; }
@@ -355,45 +372,18 @@ bool execOne(int op, ArgReader& r, std::string& err) {
       int Hq = r.in(); void* xq = r.p<void>(); void* oq = r.p<void>();
       int Hk = r.in(); void* xk = r.p<void>(); void* ok = r.p<void>(); void* ks = r.p<void>(); void* kc = r.p<void>();
       int Hv = r.in(); void* xv = r.p<void>(); void* vs = r.p<void>(); void* vc = r.p<void>();
-      size_t es = dtSize(dt);
-      if (kc && ks != kc) memcpy(kc, ks, (size_t)B * Hk * T * D * es);
-      if (vc && vs != vc) memcpy(vc, vs, (size_t)B * Hv * T * D * es);
-      long long st0 = *start;
-      if ((kc || vc) && (st0 < 0 || st0 + S > T)) { err = "cache write out of range (start + seq > max_seq_len)"; return false; }
-      int half = rd / 2;
-      auto rope = [&](int H, void* x, void* out) {
-        for (int b = 0; b < B; b++) for (int h = 0; h < H; h++) for (int s = 0; s < S; s++) {
-          long long base = ((long long)(b * H + h) * S + s) * D;
-          long long crow = pos ? pos[b * S + s] * half : b * cbs + (long long)s * half;
-          for (int i = 0; i < half; i++) {
-            float c = (float)ld(cs, dtc, crow + i), sv = (float)ld(sn, dtc, crow + i);
-            int i1 = inter ? 2 * i : i, i2 = inter ? 2 * i + 1 : i + half;
-            float x1 = (float)ld(x, dt, base + i1), x2 = (float)ld(x, dt, base + i2);
-            st(out, dt, base + i1, c * x1 - sv * x2);
-            st(out, dt, base + i2, sv * x1 + c * x2);
-          }
-          for (int d = rd; d < D; d++) st(out, dt, base + d, ld(x, dt, base + d));
-        }
-      };
-      auto rows = [&](int H, const void* cur, void* cache) {
-        for (int b = 0; b < B; b++) for (int h = 0; h < H; h++)
-          memcpy((char*)cache + (((long long)(b * H + h) * T + st0) * D) * es, (const char*)cur + ((long long)(b * H + h) * S * D) * es, (size_t)S * D * es);
-      };
-      if (Hq) rope(Hq, xq, oq);
-      if (Hk) { rope(Hk, xk, ok); if (kc) rows(Hk, ok, kc); }
-      if (Hv && vc) rows(Hv, xv, vc);
+      if (Hq) ropeRows(dt, dtc, B, Hq, S, D, rd, inter, 0, xq, cs, sn, pos, oq, cbs);
+      if (Hk) {
+        ropeRows(dt, dtc, B, Hk, S, D, rd, inter, 0, xk, cs, sn, pos, ok, cbs);
+        if (kc && !cacheRows(dt, B, Hk, T, D, S, ks, kc, ok, *start, err)) return false;
+      }
+      if (Hv && vc && !cacheRows(dt, B, Hv, T, D, S, vs, vc, xv, *start, err)) return false;
       return true;
     }
     case OP_CACHE_WRITE: {
       int dt = r.in(), B = r.in(), H = r.in(), T = r.in(), D = r.in(), S = r.in();
       char* src = r.p<char>(); char* dst = r.p<char>(); char* cur = r.p<char>(); long long* start = r.p<long long>(); r.in();
-      size_t es = dtSize(dt);
-      if (src != dst) memcpy(dst, src, (size_t)B * H * T * D * es);
-      long long st0 = *start;
-      if (st0 < 0 || st0 + S > T) { err = "cache write out of range (start + seq > max_seq_len)"; return false; }
-      for (int b = 0; b < B; b++) for (int h = 0; h < H; h++)
-        memcpy(dst + (((long long)(b * H + h) * T + st0) * D) * es, cur + ((long long)(b * H + h) * S * D) * es, (size_t)S * D * es);
-      return true;
+      return cacheRows(dt, B, H, T, D, S, src, dst, cur, *start, err);
     }
     case OP_ARGMAX: {
       int dt = r.in(); long long rows = r.ll(), cols = r.ll(), rs = r.ll(); void* in = r.p<void>(); long long* out = r.p<long long>();

@@ -821,27 +821,32 @@ __global__ void __launch_bounds__(128) attnKernel(AttnArgs a) {
   }
 }
 
+// Merges the per-split partial softmax states of one query row (each split: max, sum, unnormalised output[Dv]) into
+// output dim d. Loads bypass L1 (__ldcg): in attnDecode's in-kernel merge, other blocks wrote them moments ago.
+__device__ __forceinline__ float mergeSplits(const float* w, int splits, int Dv, int d) {
+  float M = -INFINITY;
+  for (int k = 0; k < splits; k++) M = fmaxf(M, __ldcg(&w[k * (Dv + 2)]));
+  float L = 0.f, O = 0.f;
+  if (M != -INFINITY)
+    for (int k = 0; k < splits; k++) {
+      const float* p = w + k * (Dv + 2);
+      float mk = __ldcg(&p[0]);
+      if (mk == -INFINITY) continue;
+      float f = __expf(mk - M);
+      L += __ldcg(&p[1]) * f;
+      O += __ldcg(&p[2 + d]) * f;
+    }
+  return L > 0.f ? O / L : 0.f;
+}
+
 template <class T>
 __global__ void attnCombine(AttnArgs a) {
   pdlWait(); pdlTrigger();
   long long row = blockIdx.x;  // (b * Hq + hq) * S + s
   int s = row % a.S; long long bh = row / a.S; int hq = bh % a.Hq; int b = bh / a.Hq;
   const float* w = a.ws + row * a.splits * (a.Dv + 2);
-  float M = -INFINITY;
-  for (int k = 0; k < a.splits; k++) M = fmaxf(M, w[k * (a.Dv + 2)]);
   T* out = (T*)a.out + b * a.ob + hq * a.oh + s * a.os;
-  for (int d = threadIdx.x; d < a.Dv; d += blockDim.x) {
-    float L = 0.f, O = 0.f;
-    if (M != -INFINITY)
-      for (int k = 0; k < a.splits; k++) {
-        const float* p = w + k * (a.Dv + 2);
-        if (p[0] == -INFINITY) continue;
-        float f = __expf(p[0] - M);
-        L += p[1] * f;
-        O += p[2 + d] * f;
-      }
-    out[d] = fromF<T>(L > 0.f ? O / L : 0.f);
-  }
+  for (int d = threadIdx.x; d < a.Dv; d += blockDim.x) out[d] = fromF<T>(mergeSplits(w, a.splits, a.Dv, d));
 }
 
 // Decode attention (few query rows per kv head: G * S <= 8, no mask tensor, D = Dv in {32, 64, 128}): one block per
@@ -973,19 +978,7 @@ __global__ void __launch_bounds__(DEC_WARPS * 32) attnDecode(AttnArgs a, unsigne
   for (int e = threadIdx.x; e < rows * D; e += blockDim.x) {
     const int r = e / D, d = e % D, s = r / G, hq = kvh * G + r % G;
     const float* w = a.ws + (((long long)b * a.Hq + hq) * a.S + s) * a.splits * (D + 2);
-    float M = -INFINITY;
-    for (int k = 0; k < a.splits; k++) M = fmaxf(M, __ldcg(&w[k * (D + 2)]));
-    float L = 0.f, O = 0.f;
-    if (M != -INFINITY)
-      for (int k = 0; k < a.splits; k++) {
-        const float* pk = w + k * (D + 2);
-        float mk = __ldcg(&pk[0]);
-        if (mk == -INFINITY) continue;
-        float f = __expf(mk - M);
-        L += __ldcg(&pk[1]) * f;
-        O += __ldcg(&pk[2 + d]) * f;
-      }
-    ((T*)a.out)[b * a.ob + hq * a.oh + s * a.os + d] = fromF<T>(L > 0.f ? O / L : 0.f);
+    ((T*)a.out)[b * a.ob + hq * a.oh + s * a.os + d] = fromF<T>(mergeSplits(w, a.splits, D, d));
   }
   if (threadIdx.x == 0) counters[b * a.Hkv + kvh] = 0;
 }
