@@ -132,30 +132,3 @@ export function generateOnDevice(backend: DeviceGenerator, layout: CacheLayout, 
   return { tokens: r.tokens, prefillMs: r.prefillMs, decodeMs: r.stepMs };
 }
 
-/**
- * The distribution sampleToken draws from for one row: ids and probabilities after temperature, top-k and top-p
- * (sorted by descending logit, ties by index). For tests and the GPU check; greedy = the argmax with probability 1.
- */
-export function samplingDistribution(logits: ArrayLike<number>, offset: number, vocab: number, o: SamplingOptions): { ids: number[]; probs: number[] } {
-  validateSampling(o);
-  const row = Array.from({ length: vocab }, (_, i) => logits[offset + i]);
-  let ids = row.map((_, i) => i).sort((a, b) => row[b] - row[a]);
-  if (!o.temperature) return { ids: [ids[0]], probs: [1] };
-  if (o.topK) ids = ids.slice(0, Math.min(o.topK, vocab));
-  const t = o.temperature;
-  let w = ids.map((i) => Math.exp((row[i] - row[ids[0]]) / t));
-  let total = w.reduce((a, b) => a + b, 0);
-  if (o.topP !== undefined && o.topP < 1) {
-    let acc = 0;
-    let keep = 0;
-    while (keep < w.length) {
-      acc += w[keep] / total;
-      keep++;
-      if (acc >= o.topP) break;
-    }
-    ids = ids.slice(0, keep);
-    w = w.slice(0, keep);
-    total = w.reduce((a, b) => a + b, 0);
-  }
-  return { ids, probs: w.map((x) => x / total) };
-}

@@ -13,7 +13,8 @@
  */
 import { DT, OpCode } from '../../src/converters/cuda';
 import { bfloat16ToFloat, floatToBfloat16, floatToHalf, halfToFloat } from '../../src/ir/float16';
-import { rngState, samplingDistribution } from '../../src/runtime/cuda-sampling';
+import { rngState } from '../../src/runtime/cuda-sampling';
+import { samplingDistribution } from '../../src/runtime/sampling';
 import * as path from 'path';
 import { loadModel } from '../../src/ir/serde';
 import '../../src/passes';

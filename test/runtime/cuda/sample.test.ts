@@ -6,9 +6,9 @@
 import { floatToBfloat16, floatToHalf, bfloat16ToFloat, halfToFloat } from '../../../src/ir/float16';
 import { DT, OpCode } from '../../../src/converters/cuda';
 import { createCudaBackend } from '../../../src/runtime/cuda-backend';
-import { deviceSampling, DeviceSampling, MAX_SAMPLE_VOCAB, rngState, samplingDistribution, selectInstruction, truncateAtEos } from '../../../src/runtime/cuda-sampling';
+import { deviceSampling, DeviceSampling, MAX_SAMPLE_VOCAB, rngState, selectInstruction, truncateAtEos } from '../../../src/runtime/cuda-sampling';
 import { loadAddon, NativeAddon } from '../../../src/runtime/native/addon';
-import { argmax, createRng, SamplingError, SamplingOptions } from '../../../src/runtime/sampling';
+import { argmax, createRng, SamplingError, SamplingOptions, samplingDistribution } from '../../../src/runtime/sampling';
 import { lowered } from './helpers';
 
 const addon = loadAddon('emulator').addon as NativeAddon;
