@@ -39,6 +39,14 @@ def extents(model_path):
     return ends
 
 
+def write_repeated(f, block, n):
+    """Writes n bytes at f's position: block repeated (its last copy cut short)."""
+    while n > 0:
+        k = min(n, len(block))
+        f.write(block[:k])
+        n -= k
+
+
 def fp16_normal(model_path):
     model = onnx.load(model_path, load_external_data=False)
     d = os.path.dirname(os.path.abspath(model_path))
@@ -53,12 +61,7 @@ def fp16_normal(model_path):
             loc, off, n = info["location"], int(info.get("offset", 0)), int(info["length"])
             f = files.get(loc) or files.setdefault(loc, open(os.path.join(d, loc), "wb"))
             f.seek(off)
-            src = block if t.data_type == onnx.TensorProto.FLOAT16 else bytes(BLOCK)
-            left = n
-            while left > 0:
-                k = min(left, BLOCK)
-                f.write(src[:k])
-                left -= k
+            write_repeated(f, block if t.data_type == onnx.TensorProto.FLOAT16 else bytes(BLOCK), n)
             total += n
     finally:
         for f in files.values():
@@ -77,11 +80,7 @@ def main():
     for loc, size in extents(model_path).items():
         path = os.path.join(d, loc)
         with open(path, "wb") as f:
-            left = size
-            while left > 0:
-                n = min(left, BLOCK)
-                f.write(block[:n])
-                left -= n
+            write_repeated(f, block, size)
         total += size
     print(f"[make_data] {total / 1e9:.2f} GB in {time.perf_counter() - t0:.1f}s", flush=True)
 
