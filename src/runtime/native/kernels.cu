@@ -571,8 +571,8 @@ __device__ __forceinline__ float dot16(const uint4& a, const uint4& b) {
 }
 
 constexpr int GEMV_THREADS = 256, GEMV_WARPS = GEMV_THREADS / 32, GEMV_U = 4;
-// Largest normalised input a block keeps in shared memory (M * K elements).
-constexpr int GEMV_NORM_SMEM = 48 * 1024;
+// Largest normalised input a block keeps in shared memory (M * K elements; src/runtime/plan/fuse-norm-gemv.ts).
+constexpr int GEMV_NORM_SMEM = 47 * 1024;  // with the kernel's static shared memory, under the 48 KB needing no opt-in
 
 template <class T, int M>
 __global__ void __launch_bounds__(GEMV_THREADS) gemvKernel(const T* x, GemvSegs segs, int K) {

@@ -2,7 +2,7 @@ import type { Arg, DeviceRef, DT, KernelStep } from '../../converters/cuda';
 import { OpCode } from '../../converters/cuda';
 
 /** Largest normalised input (rows x K elements) the GEMV keeps in shared memory (kernels.cu GEMV_NORM_SMEM). */
-export const GEMV_NORM_SMEM = 48 * 1024;
+export const GEMV_NORM_SMEM = 47 * 1024;
 
 // GEMV args: dt M K nseg x na nb nscale nsum eps dts, then the segments
 const G = { dt: 0, M: 1, K: 2, x: 4, na: 5, nb: 6, nscale: 7, nsum: 8, eps: 9, dts: 10 };
