@@ -1,15 +1,6 @@
 import { DataType, Graph, Model, tensorType, Value } from '../../src/ir';
 
-/** A model with the default-domain opset imported, so `verify` accepts its nodes. */
-export function newModel(opset = 18): Model {
-  const m = new Model(new Graph('main'));
-  m.opsetImports.set('', opset);
-  return m;
-}
-
-export function floatInput(g: Graph, name: string, shape: readonly (number | string)[] = [4]): Value {
-  return g.addInput({ name, type: tensorType(DataType.FLOAT, shape) });
-}
+export { floatInput, newModel } from '../ir/ir-util';
 
 /** Ops the reference evaluator knows: float elementwise math plus the no-ops identity_cleanup removes. */
 const BINARY: Record<string, (a: number, b: number) => number> = {

@@ -1,5 +1,6 @@
-import type { Arg, DeviceRef, DT, KernelStep } from '../../converters/cuda';
+import type { DT, KernelStep } from '../../converters/cuda';
 import { OpCode } from '../../converters/cuda';
+import { isRef, sameArg } from './step-args';
 
 /** Largest normalised input (rows x K elements) the GEMV keeps in shared memory (kernels.cu GEMV_NORM_SMEM). */
 export const GEMV_NORM_SMEM = 47 * 1024;
@@ -8,14 +9,6 @@ export const GEMV_NORM_SMEM = 47 * 1024;
 const G = { dt: 0, M: 1, K: 2, x: 4, na: 5, nb: 6, nscale: 7, nsum: 8, eps: 9, dts: 10 };
 // ADD_RMSNORM args: dt dts rows cols eps a b scale sum out; RMSNORM args: dt dts rows cols eps x scale out
 const N = { dt: 0, dts: 1, rows: 2, cols: 3, eps: 4 };
-
-function isRef(a: Arg | undefined): a is DeviceRef {
-  return a !== null && a !== undefined && typeof a === 'object';
-}
-
-function sameRef(a: Arg | undefined, b: Arg | undefined): boolean {
-  return isRef(a) && isRef(b) && a.buf === b.buf && a.offset === b.offset;
-}
 
 /**
  * Norm-into-GEMV fusion over a plan's steps: an RMSNORM or ADD_RMSNORM (residual add + RMSNorm) whose
@@ -48,7 +41,7 @@ function fuse(norm: KernelStep, g: KernelStep, keep: ReadonlySet<number>, reader
   const add = norm.op === OpCode.ADD_RMSNORM;
   if (!add && norm.op !== OpCode.RMSNORM) return undefined;
   const normOut = norm.args[add ? 9 : 7];
-  if (!isRef(normOut) || !sameRef(normOut, g.args[G.x]) || normOut.offset !== 0) return undefined;
+  if (!isRef(normOut) || !sameArg(normOut, g.args[G.x]) || normOut.offset !== 0) return undefined;
   // The normalised buffer must have no reader but the GEMV (2 references: the norm writes it, the GEMV reads it).
   if (keep.has(normOut.buf) || readers.get(normOut.buf) !== 2) return undefined;
   const [dt, M, K] = [g.args[G.dt], g.args[G.M], g.args[G.K]] as number[];

@@ -1,13 +1,14 @@
-import type { Arg, DeviceRef, KernelStep } from '../../converters/cuda';
+import type { KernelStep } from '../../converters/cuda';
 import { OpCode } from '../../converters/cuda';
+import { sameArg } from './step-args';
 
 /**
  * Attention-prologue fusion over a plan's steps: in a run of consecutive ROPE (4-D layout) and CACHE_WRITE
  * steps — what a decoder layer emits between its q/k/v projection and its attention — RoPE of q,
  * RoPE of k together with the cache write of the rotated k, and the cache write of v become one ROPE_PACK
- * launch (4 kernels → 1 per layer; a cache that is not updated in place is copied first, as CACHE_WRITE does). The steps of such a run are independent of each other except k's RoPE →
- * k's cache write, which the pack keeps in order inside one thread; anything the pack does not take stays
- * after it, in its original order.
+ * launch (4 kernels → 1 per layer; a cache that is not updated in place is copied first, as CACHE_WRITE does).
+ * The steps of such a run are independent of each other except k's RoPE → k's cache write, which the pack keeps
+ * in order inside one thread; anything the pack does not take stays after it, in its original order.
  */
 export function fuseAttentionPrologues(steps: readonly KernelStep[]): KernelStep[] {
   const out: KernelStep[] = [];
@@ -35,24 +36,18 @@ function isRope4d(s: KernelStep): boolean {
   return s.op === OpCode.ROPE && s.args[R.l3] === 0;
 }
 
-function sameRef(a: Arg | undefined, b: Arg | undefined): boolean {
-  if (a === null || b === null || a === undefined || b === undefined) return a === b;
-  if (typeof a === 'number' || typeof b === 'number') return a === b;
-  return (a as DeviceRef).buf === (b as DeviceRef).buf && (a as DeviceRef).offset === (b as DeviceRef).offset;
-}
-
 function fuseRun(run: KernelStep[]): KernelStep[] {
   const ropes = run.filter(isRope4d);
   const writes = run.filter((s) => s.op === OpCode.CACHE_WRITE);
   for (const kR of ropes) {
-    const kW = writes.find((w) => sameRef(w.args[C.cur], kR.args[R.out]) && w.args[C.dt] === kR.args[R.dt] && w.args[C.B] === kR.args[R.B]
+    const kW = writes.find((w) => sameArg(w.args[C.cur], kR.args[R.out]) && w.args[C.dt] === kR.args[R.dt] && w.args[C.B] === kR.args[R.B]
       && w.args[C.H] === kR.args[R.H] && w.args[C.S] === kR.args[R.S] && w.args[C.D] === kR.args[R.D]);
     if (!kW) continue;
     const shared = [R.dt, R.dtc, R.B, R.S, R.D, R.rd, R.inter, R.cos, R.sin, R.pos, R.cbs];
-    const qR = ropes.find((r) => r !== kR && shared.every((k) => sameRef(r.args[k], kR.args[k]))
-      && !writes.some((w) => sameRef(w.args[C.cur], r.args[R.out])));
-    const vW = writes.find((w) => w !== kW && [C.dt, C.B, C.T, C.D, C.S, C.start].every((k) => sameRef(w.args[k], kW.args[k]))
-      && !ropes.some((r) => sameRef(r.args[R.out], w.args[C.cur])));
+    const qR = ropes.find((r) => r !== kR && shared.every((k) => sameArg(r.args[k], kR.args[k]))
+      && !writes.some((w) => sameArg(w.args[C.cur], r.args[R.out])));
+    const vW = writes.find((w) => w !== kW && [C.dt, C.B, C.T, C.D, C.S, C.start].every((k) => sameArg(w.args[k], kW.args[k]))
+      && !ropes.some((r) => sameArg(r.args[R.out], w.args[C.cur])));
     const pack: KernelStep = {
       op: OpCode.ROPE_PACK,
       node: kR.node,
